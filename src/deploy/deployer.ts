@@ -1,0 +1,262 @@
+// Turns settled bundle events into load / replace / unload of versions (Tomcat's HostConfig).
+// Events of one bundle are handled one at a time, in order; different bundles load side by side.
+import { performance } from 'node:perf_hooks';
+import type { DeployedVersion, Registry } from '../apps/registry.ts';
+import { describeError, TandemError } from '../errors.ts';
+import { versionLogger, type Logger } from '../log.ts';
+import { AppIsolate, type BrokenReason } from '../runtime/isolate.ts';
+import type { OutboundFetcher } from '../runtime/outbound-fetcher.ts';
+import type { PreludeScript } from '../runtime/prelude-script.ts';
+import type { SessionManager } from '../sessions/manager.ts';
+import { parseBundleName, type BundleName } from './bundle-name.ts';
+import { prepareBundle, releaseBundle, type PreparedBundle } from './bundle-loader.ts';
+import { fingerprint } from './fingerprint.ts';
+import type { BundleEvent } from './watcher.ts';
+
+export interface DeployerOptions {
+  readonly registry: Registry;
+  readonly sessions: SessionManager;
+  readonly logger: Logger;
+  readonly prelude: PreludeScript;
+  readonly outbound: OutboundFetcher | null;
+  readonly workDir: string;
+  readonly memoryLimitMb: number;
+  readonly cpuLimitMs: number;
+  readonly readyTimeoutMs: number;
+  readonly drainTimeoutMs: number;
+  /** V8 lost control of an isolate: the host must save sessions and exit (see host.ts). */
+  readonly onCatastrophic: (version: DeployedVersion, message: string) => void;
+}
+
+/** A bundle in webapps and the version it provides. */
+interface BundleRecord {
+  readonly bundle: BundleName;
+  readonly path: string;
+  fingerprint: string;
+  readonly version: DeployedVersion;
+  /** The prepared copy the current runtime was loaded from. */
+  prepared: PreparedBundle | null;
+  /** When its isolate broke (CPU/memory), for the 3-in-60-s rule. */
+  breaks: number[];
+}
+
+const maxBreaks = 3;
+const breakWindowMs = 60_000;
+
+export class Deployer {
+  readonly #o: DeployerOptions;
+  readonly #bundles = new Map<string, BundleRecord>();
+  readonly #queues = new Map<string, Promise<void>>();
+  readonly #warned = new Set<string>();
+  /** Replaced or removed copies still finishing their requests. */
+  readonly #retiring = new Set<Promise<void>>();
+  #stopping = false;
+
+  constructor(options: DeployerOptions) {
+    this.#o = options;
+  }
+
+  /** Queues the event behind earlier events of the same bundle; resolves when it was handled. */
+  handle(event: BundleEvent): Promise<void> {
+    const previous = this.#queues.get(event.fileName) ?? Promise.resolve();
+    const next = previous.then(() => (event.kind === 'present' ? this.#present(event) : this.#gone(event.fileName))).catch((err: unknown) => {
+      this.#o.logger.error({ err, source: event.fileName }, 'deploy event failed');
+    });
+    this.#queues.set(event.fileName, next);
+    void next.then(() => {
+      if (this.#queues.get(event.fileName) === next) this.#queues.delete(event.fileName);
+    });
+    return next;
+  }
+
+  /** The bundle file name a version was deployed from. */
+  bundleOf(version: DeployedVersion): string | undefined {
+    for (const [fileName, record] of this.#bundles) if (record.version === version) return fileName;
+    return undefined;
+  }
+
+  /** Unloads everything (host shutdown): in-flight requests get `graceMs` to finish. */
+  async stop(graceMs: number): Promise<void> {
+    this.#stopping = true;
+    await Promise.all([...this.#queues.values()]);
+    await Promise.all([...this.#retiring]);
+    await Promise.all([...this.#bundles.values()].map(async (record) => {
+      const runtime = record.version.runtime;
+      if (runtime !== null) {
+        await runtime.idle(graceMs);
+        runtime.dispose();
+      }
+    }));
+  }
+
+  async #present(event: Extract<BundleEvent, { kind: 'present' }>): Promise<void> {
+    if (this.#stopping) return;
+    const parsed = parseBundleName(event.fileName, event.isDirectory);
+    if (parsed.kind === 'ignored') return;
+    if (parsed.kind === 'invalid') {
+      if (!this.#warned.has(event.fileName)) {
+        this.#warned.add(event.fileName);
+        this.#o.logger.warn({ source: event.fileName, reason: parsed.reason }, 'not a bundle, skipped');
+      }
+      return;
+    }
+    const bundle = parsed.bundle;
+    const print = await fingerprint(event.path).catch(() => null);
+    if (print === null) return; // vanished meanwhile: a 'gone' event follows
+    const existing = this.#bundles.get(event.fileName);
+    if (existing !== undefined) {
+      if (existing.fingerprint === print) return;
+      existing.fingerprint = print;
+      await this.#load(existing, 'redeploy');
+      return;
+    }
+    const app = this.#o.registry.app(bundle.name);
+    const clash = app?.find(bundle.version ?? '');
+    if (clash !== undefined) {
+      this.#o.logger.error({ app: bundle.name, version: bundle.version ?? '(unversioned)', source: event.fileName, deployedFrom: clash.source }, 'version already deployed from another bundle, skipped');
+      return;
+    }
+    const version = this.#o.registry.add(bundle.name, bundle.contextPath, bundle.version, event.fileName);
+    const record: BundleRecord = { bundle, path: event.path, fingerprint: print, version, prepared: null, breaks: [] };
+    this.#bundles.set(event.fileName, record);
+    await this.#load(record, 'deploy');
+  }
+
+  /** Loads a fresh copy of the bundle beside whatever serves now; swaps only once it is ready. */
+  async #load(record: BundleRecord, kind: 'deploy' | 'redeploy'): Promise<void> {
+    const { version, bundle } = record;
+    const log = versionLogger(this.#o.logger, bundle.name, version.label);
+    const started = performance.now();
+    let prepared: PreparedBundle | undefined;
+    let runtime: AppIsolate;
+    try {
+      prepared = await prepareBundle(bundle, record.path, {
+        workDir: this.#o.workDir,
+        onAssetSkipped: (relPath, reason) => log.warn({ asset: relPath, reason }, 'asset skipped'),
+      });
+      runtime = await this.#start(record, prepared);
+    } catch (err) {
+      if (prepared !== undefined) await releaseBundle(prepared);
+      const ms = Math.round(performance.now() - started);
+      const code = err instanceof TandemError ? err.code : undefined;
+      version.error = describeError(err);
+      if (version.runtime === null) this.#o.registry.setStatus(version, 'failed');
+      log.error({ source: bundle.fileName, ms, code, err: version.error }, kind === 'deploy' ? 'version failed' : 'redeploy failed, previous copy keeps serving');
+      return;
+    }
+    const previous = version.runtime;
+    const previousPrepared = record.prepared;
+    version.runtime = runtime;
+    version.assets = prepared.assets;
+    version.sessionTimeoutMinutes = prepared.sessionTimeoutMinutes;
+    version.loadedAt = Date.now();
+    version.error = null;
+    version.quarantined = false;
+    record.prepared = prepared;
+    record.breaks = [];
+    this.#o.registry.setStatus(version, 'ready');
+    const ms = Math.round(performance.now() - started);
+    log.info({ source: bundle.fileName, ms }, kind === 'deploy' ? 'version deployed' : 'version redeployed');
+    if (previous !== null) this.#retire(previous, previousPrepared, log);
+  }
+
+  #start(record: BundleRecord, prepared: PreparedBundle): Promise<AppIsolate> {
+    const { version, bundle } = record;
+    const log = versionLogger(this.#o.logger, bundle.name, version.label);
+    return AppIsolate.load({
+      app: bundle.name,
+      version: version.label,
+      entryFile: prepared.entryFile,
+      rootDir: prepared.rootDir,
+      env: { app: bundle.name, version: version.label, contextPath: bundle.contextPath, vars: prepared.vars },
+      memoryLimitMb: prepared.memoryLimitMb ?? this.#o.memoryLimitMb,
+      cpuLimitMs: this.#o.cpuLimitMs,
+      loadTimeoutMs: this.#o.readyTimeoutMs,
+      prelude: this.#o.prelude,
+      logger: log,
+      outbound: this.#o.outbound,
+      newSessionId: () => this.#o.sessions.newId(),
+      onBroken: (reason, message) => this.#broken(record, reason, message),
+      onCatastrophic: (message) => this.#o.onCatastrophic(version, message),
+    });
+  }
+
+  /** Lets a replaced or removed copy finish its in-flight requests (bounded), then frees it. */
+  #retire(runtime: AppIsolate | null, prepared: PreparedBundle | null, log: Logger): void {
+    const retiring = (async () => {
+      if (runtime !== null) {
+        const drained = await runtime.idle(this.#o.drainTimeoutMs);
+        if (!drained) log.warn({ inFlight: runtime.inFlight, drainTimeoutMs: this.#o.drainTimeoutMs }, 'drain timeout, unfinished requests cut off');
+        runtime.dispose();
+      }
+      if (prepared !== null) await releaseBundle(prepared);
+    })().catch((err: unknown) => log.error({ err }, 'retiring a copy failed'));
+    this.#retiring.add(retiring);
+    void retiring.then(() => this.#retiring.delete(retiring));
+  }
+
+  /** An isolate hit its CPU or memory limit: start a fresh one; three times in a minute → failed. */
+  #broken(record: BundleRecord, reason: BrokenReason, message: string): void {
+    const { version, bundle } = record;
+    const log = versionLogger(this.#o.logger, bundle.name, version.label);
+    const now = Date.now();
+    record.breaks = [...record.breaks.filter((t) => now - t < breakWindowMs), now];
+    log.error({ reason, err: message, breaks: record.breaks.length }, 'isolate limit hit');
+    version.runtime = null;
+    const prepared = record.prepared;
+    if (prepared === null || this.#stopping) return;
+    if (reason === 'memory-limit' && record.breaks.length >= maxBreaks) {
+      version.error = `${message} (${maxBreaks} times within ${breakWindowMs / 1000} s)`;
+      this.#o.registry.setStatus(version, 'failed');
+      log.error({ err: version.error }, 'version failed');
+      return;
+    }
+    const reloading = this.#start(record, prepared).then(
+      (runtime) => {
+        if (version.status === 'stopped') {
+          runtime.dispose();
+          return null;
+        }
+        version.runtime = runtime;
+        log.info({ reason }, 'isolate recycled');
+        return runtime;
+      },
+      (err: unknown) => {
+        version.error = describeError(err);
+        this.#o.registry.setStatus(version, 'failed');
+        log.error({ err: version.error }, 'version failed');
+        return null;
+      },
+    );
+    version.reloading = reloading;
+    void reloading.then(() => {
+      if (version.reloading === reloading) version.reloading = null;
+    });
+  }
+
+  /** The bundle is gone: stop routing to it at once, hand its sessions on, drain, dispose. */
+  async #gone(fileName: string): Promise<void> {
+    this.#warned.delete(fileName);
+    const record = this.#bundles.get(fileName);
+    if (record === undefined) return;
+    this.#bundles.delete(fileName);
+    const { version, bundle } = record;
+    const log = versionLogger(this.#o.logger, bundle.name, version.label);
+    const started = performance.now();
+    this.#o.registry.setStatus(version, 'stopped');
+    const heir = version.app.newSessionTarget ?? version.app.highestServing;
+    if (heir !== undefined) {
+      try {
+        await this.#o.sessions.adoptAll(bundle.name, version.key, heir.key);
+      } catch (err) {
+        // Not fatal: each session is adopted on its next request instead.
+        log.warn({ err }, 'eager session adoption failed');
+      }
+    }
+    this.#o.registry.remove(version);
+    log.info({ source: fileName, ms: Math.round(performance.now() - started), heir: heir?.label }, 'version undeployed');
+    const runtime = version.runtime;
+    version.runtime = null;
+    this.#retire(runtime, record.prepared, log);
+  }
+}

@@ -1,0 +1,113 @@
+// The composition root: builds the parts, wires them, owns the start and stop order.
+// Nothing here is global: a test can run two hosts in one process.
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import { Registry, type DeployedVersion } from './apps/registry.ts';
+import type { Config } from './config.ts';
+import { Deployer } from './deploy/deployer.ts';
+import { BundleWatcher } from './deploy/watcher.ts';
+import { AppServer } from './http/server.ts';
+import { Router } from './http/router.ts';
+import type { RequestObserver } from './http/response-writer.ts';
+import type { Logger } from './log.ts';
+import { OutboundFetcher } from './runtime/outbound-fetcher.ts';
+import { bundlePrelude } from './runtime/prelude-source.ts';
+import { PreludeScript } from './runtime/prelude-script.ts';
+import { SessionManager } from './sessions/manager.ts';
+import { MemorySessionStore } from './sessions/memory-store.ts';
+
+export interface Host {
+  readonly config: Config;
+  /** The port the app listener is bound to (useful when config.port is 0). */
+  readonly port: number;
+  readonly registry: Registry;
+  readonly sessions: SessionManager;
+  readonly deployer: Deployer;
+  stop(): Promise<void>;
+}
+
+export interface HostHooks {
+  /** V8 lost control of an isolate; the default logs and aborts the process (see cli.ts). */
+  readonly onCatastrophic?: (version: DeployedVersion, message: string) => void;
+}
+
+const preludeEntry = path.join(import.meta.dirname, 'runtime', 'prelude', 'index.js');
+
+export async function startHost(config: Config, logger: Logger, hooks: HostHooks = {}): Promise<Host> {
+  const workDir = path.join(config.stateDir, 'work');
+  await mkdir(config.webappsDir, { recursive: true });
+  await mkdir(workDir, { recursive: true });
+
+  const prelude = new PreludeScript(bundlePrelude(preludeEntry));
+  const registry = new Registry(logger);
+  const sessionTimeoutMs = config.sessionTimeoutMinutes * 60_000;
+  const sessions = new SessionManager({
+    store: new MemorySessionStore(),
+    logger,
+    idleMsFor: (app) => {
+      const minutes = registry.app(app)?.newSessionTarget?.sessionTimeoutMinutes;
+      return minutes === undefined ? sessionTimeoutMs : minutes * 60_000;
+    },
+    maxAgeMs: config.sessionMaxAgeMinutes * 60_000,
+    sweepEveryMs: Math.min(60_000, Math.max(1_000, sessionTimeoutMs / 4)),
+  });
+  const outbound = config.outboundFetch ? new OutboundFetcher({ timeoutMs: config.fetchTimeoutMs, maxResponseBytes: config.maxBodyBytes }) : null;
+  const deployer = new Deployer({
+    registry,
+    sessions,
+    logger,
+    prelude,
+    outbound,
+    workDir,
+    memoryLimitMb: config.memoryLimitMb,
+    cpuLimitMs: config.cpuLimitMs,
+    readyTimeoutMs: config.readyTimeoutMs,
+    drainTimeoutMs: config.drainTimeoutMs,
+    onCatastrophic: hooks.onCatastrophic ?? ((version, message) => {
+      logger.fatal({ app: version.app.name, version: version.label, err: message }, 'isolate lost control, host must restart');
+    }),
+  });
+  const watcher = new BundleWatcher({
+    dir: config.webappsDir,
+    settleMs: config.settleMs,
+    logger,
+    onEvent: (event) => void deployer.handle(event),
+  });
+
+  sessions.start();
+  const present = await watcher.start();
+  await Promise.all(present.map((event) => deployer.handle(event)));
+
+  const observer: RequestObserver = {
+    requestDone: (version, status, ms) => version.recordRequest(ms, status >= 500),
+  };
+  const router = new Router({
+    registry,
+    sessions,
+    logger,
+    observer,
+    maxBodyBytes: config.maxBodyBytes,
+    assetCacheControl: config.assetCacheControl,
+    fallbackHost: `${config.host}:${config.port}`,
+  });
+  const server = new AppServer({ host: config.host, port: config.port, router, logger });
+  const port = await server.listen();
+  logger.info({ port, host: config.host, webapps: config.webappsDir }, 'listening');
+
+  let stopping: Promise<void> | null = null;
+  return {
+    config,
+    port,
+    registry,
+    sessions,
+    deployer,
+    stop: () =>
+      (stopping ??= (async () => {
+        await watcher.stop();
+        await server.close(config.shutdownTimeoutMs);
+        await deployer.stop(config.shutdownTimeoutMs);
+        await sessions.stop();
+        logger.info('stopped');
+      })()),
+  };
+}

@@ -1,0 +1,144 @@
+// Writes what an isolate produced to the client: the ResponseSink the HTTP layer hands the runtime.
+// Session changes travel with the response head and are saved before the head is written, so the
+// next request of the session sees them.
+import type { ServerResponse } from 'node:http';
+import { performance } from 'node:perf_hooks';
+import type { DeployedVersion } from '../apps/registry.ts';
+import type { Logger } from '../log.ts';
+import type { AppIsolate } from '../runtime/isolate.ts';
+import type { FailureKind, ResponseSink } from '../runtime/wire.ts';
+import type { SessionManager } from '../sessions/manager.ts';
+import type { CookieScope } from '../sessions/session-cookie.ts';
+import type { SessionRecord } from '../sessions/store.ts';
+import { sendError } from './errors.ts';
+
+/** Headers the host owns: an app may not set framing or connection headers. */
+const hopByHop = new Set(['connection', 'content-length', 'transfer-encoding', 'keep-alive', 'upgrade', 'proxy-connection', 'trailer']);
+
+export interface RequestObserver {
+  /** Called once per request when its response is complete (or failed). */
+  requestDone(version: DeployedVersion, status: number, ms: number): void;
+}
+
+export class ResponseWriter implements ResponseSink {
+  readonly #res: ServerResponse;
+  readonly #version: DeployedVersion;
+  readonly #session: SessionRecord | undefined;
+  readonly #sessions: SessionManager;
+  readonly #scope: CookieScope;
+  readonly #logger: Logger;
+  readonly #observer: RequestObserver;
+  readonly #started: number;
+  #runtime: AppIsolate | null = null;
+  #requestId = 0;
+  #done = false;
+
+  constructor(res: ServerResponse, version: DeployedVersion, session: SessionRecord | undefined, sessions: SessionManager, scope: CookieScope, logger: Logger, observer: RequestObserver, started: number) {
+    this.#res = res;
+    this.#version = version;
+    this.#session = session;
+    this.#sessions = sessions;
+    this.#scope = scope;
+    this.#logger = logger;
+    this.#observer = observer;
+    this.#started = started;
+  }
+
+  /** Links the writer to the isolate call, for back-pressure and cancellation of streamed bodies. */
+  attach(runtime: AppIsolate, requestId: number): void {
+    if (this.#done) return;
+    this.#runtime = runtime;
+    this.#requestId = requestId;
+    this.#res.once('close', () => {
+      if (!this.#res.writableFinished) this.#runtime?.cancel(this.#requestId);
+    });
+  }
+
+  head(status: number, headers: string, body: string | Uint8Array | null, sessionDelta: string | undefined, streaming: boolean): void {
+    if (sessionDelta === undefined) {
+      this.#writeHead(status, headers, body, streaming, noCookies);
+      return;
+    }
+    let cookies;
+    try {
+      cookies = this.#sessions.apply(this.#version.app.name, this.#version.key, this.#session, sessionDelta, this.#scope, Date.now());
+    } catch (err) {
+      this.#storeFailed(err);
+      return;
+    }
+    if (cookies instanceof Promise) {
+      cookies.then((c) => this.#writeHead(status, headers, body, streaming, c), (err: unknown) => this.#storeFailed(err));
+    } else {
+      this.#writeHead(status, headers, body, streaming, cookies);
+    }
+  }
+
+  chunk(data: Uint8Array | string): boolean {
+    if (this.#res.destroyed) return true;
+    const more = this.#res.write(data);
+    if (!more) this.#res.once('drain', () => this.#runtime?.resume(this.#requestId));
+    return more;
+  }
+
+  end(error: string): void {
+    if (error !== '') {
+      this.#logger.error({ app: this.#version.app.name, version: this.#version.label, err: error }, 'streamed response failed');
+      this.#res.destroy();
+      this.#finish(500);
+      return;
+    }
+    this.#res.end();
+    this.#finish(this.#res.statusCode);
+  }
+
+  fail(kind: FailureKind, message: string): void {
+    const status = kind === 'app-error' || kind === 'bad-response' ? 500 : kind === 'timeout' ? 504 : 503;
+    const log = { app: this.#version.app.name, version: this.#version.label, kind, err: message };
+    if (kind === 'isolate-gone') this.#logger.warn(log, 'request failed');
+    else this.#logger.error(log, 'request failed');
+    if (!this.#res.headersSent) sendError(this.#res, status, kind === 'app-error' || kind === 'bad-response' ? 'Internal Server Error' : 'Service Unavailable', status === 503);
+    else this.#res.destroy();
+    this.#finish(status);
+  }
+
+  #writeHead(status: number, headers: string, body: string | Uint8Array | null, streaming: boolean, cookies: readonly string[]): void {
+    const res = this.#res;
+    if (res.destroyed) {
+      this.#finish(499);
+      return;
+    }
+    const flat: string[] = [];
+    if (headers !== '') {
+      const parts = headers.split('\n');
+      for (let i = 0; i + 1 < parts.length; i += 2) {
+        const name = parts[i]!;
+        if (!hopByHop.has(name.toLowerCase())) flat.push(name, parts[i + 1]!);
+      }
+    }
+    for (const cookie of cookies) flat.push('set-cookie', cookie);
+    try {
+      res.writeHead(status, flat);
+    } catch (err) {
+      this.fail('bad-response', `invalid response head: ${(err as Error).message}`);
+      return;
+    }
+    if (streaming) return;
+    if (body === null) res.end();
+    else res.end(body);
+    this.#finish(status);
+  }
+
+  #storeFailed(err: unknown): void {
+    this.#logger.error({ app: this.#version.app.name, version: this.#version.label, err }, 'session store unavailable');
+    if (!this.#res.headersSent) sendError(this.#res, 503, 'Service Unavailable', true);
+    this.#finish(503);
+  }
+
+  #finish(status: number): void {
+    if (this.#done) return;
+    this.#done = true;
+    this.#observer.requestDone(this.#version, status, performance.now() - this.#started);
+  }
+}
+
+const noCookies: readonly string[] = [];

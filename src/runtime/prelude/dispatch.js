@@ -1,0 +1,162 @@
+// The dispatcher: the few functions the host calls into an isolate. One message in per request
+// (method, url, raw headers, body, session snapshot), one message out through host.respond().
+// Responses go out through callbacks, never as a call's result: isolated-vm rethrows a stray
+// unhandled rejection as the error of whatever call is running (isolated-vm #273).
+import { makeIncomingRequest, responseParts } from './web/index.js';
+import { Session } from './session.js';
+
+export function createDispatcher(host, timers, outbound) {
+  // Captured now: an app that replaces globalThis.Response must not confuse the dispatcher.
+  const ResponseClass = globalThis.Response;
+  let app = null;
+  let env = null;
+  const streams = new Map(); // reqId -> { reader, paused, resume }
+  const newSessionId = () => host.newSessionId();
+
+  class ExecutionContext {
+    #session;
+    #created = null;
+    constructor(session) { this.#session = session; }
+    get session() { return this.#created ?? (this.#session !== null && this.#session.valid ? this.#session : null); }
+    createSession() {
+      const current = this.session;
+      if (current !== null) return current;
+      this.#created = new Session(newSessionId(), '', newSessionId);
+      return this.#created;
+    }
+    waitUntil(promise) { Promise.resolve(promise).catch((err) => host.log('error', `waitUntil promise rejected: ${describe(err)}`)); }
+    passThroughOnException() {}
+    delta() {
+      const changes = [];
+      const old = this.#session?.delta(false);
+      if (old) changes.push(old);
+      const created = this.#created?.delta(true);
+      if (created) changes.push(created);
+      return changes.length === 0 ? undefined : JSON.stringify(changes);
+    }
+  }
+
+  function fail(reqId, kind, err) {
+    host.fail(reqId, kind, describe(err));
+  }
+
+  function settle(reqId, response, ctx) {
+    if (!(response instanceof ResponseClass)) {
+      fail(reqId, 'bad-response', `fetch() resolved to ${typeName(response)}, expected a Response`);
+      return;
+    }
+    let parts;
+    try {
+      parts = responseParts(response);
+    } catch (err) {
+      fail(reqId, 'bad-response', err);
+      return;
+    }
+    const body = parts.body;
+    if (body === null || typeof body === 'string') {
+      host.respond(reqId, parts.status, parts.headers, body, ctx.delta(), false);
+    } else if (body instanceof Uint8Array) {
+      host.respond(reqId, parts.status, parts.headers, body, ctx.delta(), false);
+    } else {
+      host.respond(reqId, parts.status, parts.headers, null, ctx.delta(), true);
+      pump(reqId, body.getReader());
+    }
+  }
+
+  async function pump(reqId, reader) {
+    const state = { reader, paused: null };
+    streams.set(reqId, state);
+    try {
+      for (;;) {
+        if (state.paused) await state.paused.promise;
+        const { done, value } = await reader.read();
+        if (!streams.has(reqId)) return; // cancelled by the host (client went away)
+        if (done) break;
+        const chunk = typeof value === 'string' ? value : value instanceof Uint8Array ? value : new Uint8Array(value);
+        if (host.chunk(reqId, chunk) === false) {
+          let resume;
+          const promise = new Promise((r) => { resume = r; });
+          state.paused = { promise, resume };
+        }
+      }
+      streams.delete(reqId);
+      host.end(reqId, '');
+    } catch (err) {
+      streams.delete(reqId);
+      host.end(reqId, describe(err));
+    }
+  }
+
+  return {
+    /** Takes the app module's namespace; returns '' or why the module is not an app. */
+    install(namespace, envJson) {
+      const candidate = namespace.default;
+      if (candidate === undefined) return 'the module has no default export; export default { fetch(request, env, ctx) { … } }';
+      if (candidate === null || typeof candidate.fetch !== 'function') {
+        return 'the default export has no fetch(request, env, ctx) method';
+      }
+      app = candidate;
+      env = Object.freeze(JSON.parse(envJson));
+      return '';
+    },
+
+    /** Runs the app's optional ready(env); reports through host.readyResult(error or ''). */
+    ready() {
+      if (typeof app.ready !== 'function') { host.readyResult(''); return; }
+      let result;
+      try {
+        result = app.ready(env);
+      } catch (err) {
+        host.readyResult(describe(err) || 'ready() threw');
+        return;
+      }
+      Promise.resolve(result).then(
+        () => host.readyResult(''),
+        (err) => host.readyResult(describe(err) || 'ready() rejected'),
+      );
+    },
+
+    dispatch(reqId, method, url, rawHeaders, body, sessionId, sessionData) {
+      const session = sessionId === '' ? null : new Session(sessionId, sessionData, newSessionId);
+      const ctx = new ExecutionContext(session);
+      let result;
+      try {
+        const request = makeIncomingRequest(method, url, rawHeaders, body);
+        result = app.fetch(request, env, ctx);
+      } catch (err) {
+        fail(reqId, 'app-error', err);
+        return;
+      }
+      if (result instanceof ResponseClass) settle(reqId, result, ctx);
+      else Promise.resolve(result).then((r) => settle(reqId, r, ctx), (err) => fail(reqId, 'app-error', err));
+    },
+
+    resume(reqId) {
+      const state = streams.get(reqId);
+      if (state?.paused) { const { resume } = state.paused; state.paused = null; resume(); }
+    },
+
+    cancel(reqId) {
+      const state = streams.get(reqId);
+      if (state === undefined) return;
+      streams.delete(reqId);
+      state.paused?.resume();
+      state.reader.cancel(new Error('client disconnected')).catch(() => {});
+    },
+
+    fireTimer(id) { timers.fire(id); },
+
+    settleFetch(id, error, status, statusText, headers, body, url) { outbound.settle(id, error, status, statusText, headers, body, url); },
+  };
+}
+
+function describe(err) {
+  if (err instanceof Error) return err.stack && err.stack.includes(err.message) ? err.stack : `${err.name}: ${err.message}`;
+  try { return `Uncaught ${typeof err === 'string' ? err : JSON.stringify(err)}`; } catch { return 'Uncaught non-Error value'; }
+}
+
+function typeName(value) {
+  if (value === null) return 'null';
+  if (typeof value !== 'object') return typeof value;
+  return value.constructor?.name ?? 'an object';
+}

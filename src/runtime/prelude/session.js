@@ -1,0 +1,105 @@
+// The session an app sees as ctx.session. The host owns sessions: it hands a snapshot in with the
+// request, and this object records what the handler changed, key by key. The changes travel back
+// with the response (one JSON "delta"), so two concurrent requests of one session never overwrite
+// each other's other keys.
+export class Session {
+  #id;
+  #snapshot; // JSON text from the host, parsed on first use
+  #data = null; // Map key -> JSON text
+  #set = null; // Map key -> JSON text
+  #deleted = null; // Set of keys
+  #invalid = false;
+  #rotatedTo = null;
+  #newSessionId;
+
+  constructor(id, snapshot, newSessionId) {
+    this.#id = id;
+    this.#snapshot = snapshot;
+    this.#newSessionId = newSessionId;
+  }
+
+  get id() { return this.#rotatedTo ?? this.#id; }
+  get valid() { return !this.#invalid; }
+
+  #values() {
+    if (this.#data === null) {
+      this.#data = new Map();
+      if (this.#snapshot) {
+        const parsed = JSON.parse(this.#snapshot);
+        for (const key of Object.keys(parsed)) this.#data.set(key, parsed[key]);
+      }
+    }
+    return this.#data;
+  }
+
+  #live() {
+    if (this.#invalid) throw new TypeError('This session was invalidated; call ctx.createSession() for a new one');
+  }
+
+  get(key) {
+    this.#live();
+    const raw = this.#values().get(String(key));
+    return raw === undefined ? undefined : JSON.parse(raw);
+  }
+
+  has(key) { this.#live(); return this.#values().has(String(key)); }
+
+  set(key, value) {
+    this.#live();
+    const name = String(key);
+    const json = stringify(name, value);
+    this.#values().set(name, json);
+    (this.#set ??= new Map()).set(name, json);
+    this.#deleted?.delete(name);
+  }
+
+  delete(key) {
+    this.#live();
+    const name = String(key);
+    const had = this.#values().delete(name);
+    this.#set?.delete(name);
+    (this.#deleted ??= new Set()).add(name);
+    return had;
+  }
+
+  keys() { this.#live(); return [...this.#values().keys()]; }
+
+  invalidate() { this.#invalid = true; }
+
+  /** Gives the session a new id (and cookie), keeping data and version: call it on login. */
+  rotate() {
+    this.#live();
+    this.#rotatedTo = this.#newSessionId();
+    return this.#rotatedTo;
+  }
+
+  toJSON() { return { id: this.id }; }
+
+  /** What changed, for the host: { id, set: [k, json, …], del: [k…], inv, rot } or null when nothing did. */
+  delta(created) {
+    if (!created && !this.#invalid && this.#set === null && this.#deleted === null && this.#rotatedTo === null) return null;
+    const set = [];
+    if (this.#set !== null) for (const [k, v] of this.#set) set.push(k, v);
+    return {
+      id: this.#id,
+      created,
+      set,
+      del: this.#deleted === null ? [] : [...this.#deleted],
+      inv: this.#invalid,
+      rot: this.#rotatedTo,
+    };
+  }
+}
+
+function stringify(key, value) {
+  let json;
+  try {
+    json = JSON.stringify(value);
+  } catch (err) {
+    throw new TypeError(`session.set("${key}"): value is not JSON-serializable (${err && err.message})`);
+  }
+  if (json === undefined) {
+    throw new TypeError(`session.set("${key}"): value is not JSON-serializable (${typeof value}); use session.delete("${key}") to remove a key`);
+  }
+  return json;
+}

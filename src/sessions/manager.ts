@@ -1,0 +1,156 @@
+// Sessions, owned by the host: find, create, save a request's changes key by key, adopt, expire.
+// Routing decides which version serves; this module keeps the records and their cookie.
+import { sessionTag, type Logger } from '../log.ts';
+import type { SessionDelta } from '../runtime/wire.ts';
+import { newSessionId } from './session-id.ts';
+import { clearedSessionCookie, sessionCookie, type CookieScope } from './session-cookie.ts';
+import type { MaybePromise, SessionRecord, SessionStore } from './store.ts';
+
+export interface SessionManagerOptions {
+  readonly store: SessionStore;
+  readonly logger: Logger;
+  /** Idle timeout of an app's sessions, ms (an app's tandem.json may override the host default). */
+  readonly idleMsFor: (app: string) => number;
+  /** Absolute lifetime, ms; 0 = none. */
+  readonly maxAgeMs: number;
+  /** How often expired sessions are swept, ms. */
+  readonly sweepEveryMs: number;
+}
+
+export class SessionManager {
+  readonly store: SessionStore;
+  readonly #options: SessionManagerOptions;
+  readonly #logger: Logger;
+  #sweeper: NodeJS.Timeout | undefined;
+
+  constructor(options: SessionManagerOptions) {
+    this.store = options.store;
+    this.#options = options;
+    this.#logger = options.logger;
+  }
+
+  start(): void {
+    this.#sweeper = setInterval(() => void this.sweep(), this.#options.sweepEveryMs);
+    this.#sweeper.unref();
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.#sweeper);
+    await this.store.close();
+  }
+
+  newId(): string {
+    return newSessionId();
+  }
+
+  /** The first live session of `app` among `ids`, touched; undefined when none. */
+  find(app: string, ids: readonly string[], now: number): MaybePromise<SessionRecord | undefined> {
+    if (ids.length === 0) return undefined;
+    if (ids.length === 1) {
+      const found = this.store.get(ids[0]!);
+      return found instanceof Promise ? found.then((r) => this.#accept(app, r, now)) : this.#accept(app, found, now);
+    }
+    return this.#findAmong(app, ids, now);
+  }
+
+  async #findAmong(app: string, ids: readonly string[], now: number): Promise<SessionRecord | undefined> {
+    for (const id of ids) {
+      const record = await this.#accept(app, await this.store.get(id), now);
+      if (record !== undefined) return record;
+    }
+    return undefined;
+  }
+
+  #accept(app: string, record: SessionRecord | undefined, now: number): MaybePromise<SessionRecord | undefined> {
+    if (record === undefined || record.app !== app) return undefined;
+    if (this.#expired(record, now)) {
+      const deleted = this.store.delete(record.id);
+      return deleted instanceof Promise ? deleted.then(() => undefined) : undefined;
+    }
+    record.lastAccessAt = now;
+    const touched = this.store.touch(record);
+    return touched instanceof Promise ? touched.then(() => record) : record;
+  }
+
+  #expired(record: SessionRecord, now: number): boolean {
+    const maxAge = this.#options.maxAgeMs;
+    return now - record.lastAccessAt > this.#options.idleMsFor(record.app) || (maxAge > 0 && now - record.createdAt > maxAge);
+  }
+
+  /** Binds a session whose version is gone to `toVersion`, data intact. */
+  adopt(record: SessionRecord, toVersion: string): MaybePromise<void> {
+    const from = record.version;
+    const done = this.store.rebind(record, toVersion);
+    this.#logger.info({ app: record.app, version: toVersion || '(unversioned)', from: from || '(unversioned)', session: sessionTag(record.id) }, 'session adopted');
+    return done;
+  }
+
+  /**
+   * Saves what a request changed (the dispatcher's delta JSON) and returns the Set-Cookie values
+   * the response must carry. `current` is the session the request came with, if any.
+   */
+  apply(app: string, version: string, current: SessionRecord | undefined, deltaJson: string, scope: CookieScope, now: number): MaybePromise<string[]> {
+    const deltas = JSON.parse(deltaJson) as SessionDelta[];
+    // A session created in the same request as the old one was invalidated: its cookie must come
+    // after the clearing one, so the browser ends up holding the new id.
+    const cleared: string[] = [];
+    const cookies: string[] = [];
+    const writes: Promise<unknown>[] = [];
+    const wait = (r: MaybePromise<unknown>): void => {
+      if (r instanceof Promise) writes.push(r);
+    };
+    for (const delta of deltas) {
+      if (delta.created) {
+        if (delta.inv) continue;
+        const record: SessionRecord = { id: delta.id, app, version, createdAt: now, lastAccessAt: now, data: new Map() };
+        for (let i = 0; i + 1 < delta.set.length; i += 2) record.data.set(delta.set[i]!, delta.set[i + 1]!);
+        wait(this.store.create(record));
+        cookies.push(sessionCookie(delta.id, scope));
+        this.#logger.debug({ app, version, session: sessionTag(delta.id) }, 'session created');
+        continue;
+      }
+      if (current === undefined || current.id !== delta.id) continue; // not this request's session
+      if (delta.inv) {
+        wait(this.store.delete(current.id));
+        cleared.push(clearedSessionCookie(scope));
+        this.#logger.debug({ app, version, session: sessionTag(current.id) }, 'session invalidated');
+        continue;
+      }
+      wait(this.store.update(current, delta));
+      if (delta.rot !== null) {
+        wait(Promise.resolve(this.store.rename(current, delta.rot)));
+        cookies.push(sessionCookie(delta.rot, scope));
+        this.#logger.info({ app, version, session: sessionTag(delta.rot), from: sessionTag(current.id) }, 'session rotated');
+      }
+    }
+    const all = cleared.length === 0 ? cookies : [...cleared, ...cookies];
+    return writes.length === 0 ? all : Promise.all(writes).then(() => all);
+  }
+
+  countByVersion(app: string): MaybePromise<Map<string, number>> {
+    return this.store.countByVersion(app);
+  }
+
+  async adoptAll(app: string, fromVersion: string, toVersion: string): Promise<number> {
+    const n = await this.store.adoptAll(app, fromVersion, toVersion);
+    if (n > 0) this.#logger.info({ app, version: toVersion || '(unversioned)', from: fromVersion || '(unversioned)', sessions: n }, 'sessions adopted');
+    return n;
+  }
+
+  async expireVersion(app: string, version: string): Promise<number> {
+    const n = await this.store.deleteVersion(app, version);
+    this.#logger.info({ app, version: version || '(unversioned)', sessions: n }, 'sessions expired');
+    return n;
+  }
+
+  async sweep(now = Date.now()): Promise<number> {
+    try {
+      const n = await this.store.sweep(now, this.#options.idleMsFor, this.#options.maxAgeMs);
+      if (n > 0) this.#logger.debug({ sessions: n }, 'expired sessions swept');
+      return n;
+    } catch (err) {
+      this.#logger.error({ err }, 'session sweep failed');
+      return 0;
+    }
+  }
+}

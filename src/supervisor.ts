@@ -1,0 +1,58 @@
+// Runs the host as a child process and restarts it when it dies, so an isolate that V8 lost
+// control of (the host must abort) costs a restart, not an outage. Signals are passed on.
+import { spawn, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import type { Logger } from './log.ts';
+
+export interface SupervisorOptions {
+  readonly argv: readonly string[];
+  readonly logger: Logger;
+  /** Delay before a restart; kept well under the 2 s promise. */
+  readonly restartDelayMs?: number;
+}
+
+const cliPath = path.join(import.meta.dirname, 'cli.ts');
+
+export function superviseHost(options: SupervisorOptions): Promise<void> {
+  const { logger } = options;
+  const restartDelayMs = options.restartDelayMs ?? 200;
+  let child: ChildProcess | null = null;
+  let stopping = false;
+  let restarts = 0;
+
+  return new Promise((resolve) => {
+    const start = (): void => {
+      const started = Date.now();
+      child = spawn(process.execPath, ['--no-node-snapshot', cliPath, ...options.argv], {
+        stdio: 'inherit',
+        env: { ...process.env, TANDEM_SUPERVISED: '1' },
+      });
+      child.once('exit', (code, signal) => {
+        child = null;
+        if (stopping) {
+          process.exitCode = code ?? 1;
+          resolve();
+          return;
+        }
+        if (code === 2 || code === 3) {
+          // Bad command line or config (2), or the host could not start (3): restarting cannot help.
+          process.exitCode = code;
+          resolve();
+          return;
+        }
+        restarts++;
+        const uptimeMs = Date.now() - started;
+        logger.error({ code, signal, uptimeMs, restarts }, 'host exited, restarting');
+        setTimeout(start, restartDelayMs);
+      });
+    };
+    const forward = (signal: NodeJS.Signals): void => {
+      stopping = true;
+      if (child === null) resolve();
+      else child.kill(signal);
+    };
+    process.on('SIGINT', () => forward('SIGINT'));
+    process.on('SIGTERM', () => forward('SIGTERM'));
+    start();
+  });
+}

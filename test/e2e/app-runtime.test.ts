@@ -1,0 +1,136 @@
+// What an app sees inside its isolate: request bodies, response kinds, web globals, the session API.
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { Client, TestHost } from './harness.ts';
+
+const echoApp = `
+export default {
+  async fetch(request, env, ctx) {
+    const url = new URL(request.url);
+    switch (url.pathname) {
+      case '/echo/text': return new Response(await request.text());
+      case '/echo/json': return Response.json({ got: await request.json(), method: request.method, type: request.headers.get('content-type') });
+      case '/echo/bytes': { const b = new Uint8Array(await request.arrayBuffer()); return new Response(b.reverse(), { headers: { 'content-type': 'application/octet-stream' } }); }
+      case '/echo/form': { const f = await request.formData(); return Response.json(Object.fromEntries(f)); }
+      case '/echo/query': return Response.json(Object.fromEntries(url.searchParams));
+      case '/echo/empty': return new Response(null, { status: 204 });
+      case '/echo/cookies': {
+        const h = new Headers();
+        h.append('set-cookie', 'a=1; Path=/');
+        h.append('set-cookie', 'b=2; Path=/');
+        return new Response('two cookies', { headers: h });
+      }
+      case '/echo/globals': {
+        const enc = new TextEncoder().encode('héllo');
+        const clone = structuredClone({ d: new Date(0), m: new Map([[1, 2]]) });
+        const wait = await new Promise((resolve) => setTimeout(() => resolve('timer fired'), 5));
+        let micro = '';
+        queueMicrotask(() => { micro = 'micro ran'; });
+        await null;
+        const rnd = crypto.getRandomValues(new Uint8Array(8));
+        return Response.json({
+          utf8: Array.from(enc), decoded: new TextDecoder().decode(enc),
+          b64: btoa('hi'), unb64: atob('aGk='),
+          uuid: /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/.test(crypto.randomUUID()),
+          rnd: rnd.length, clone: clone.m.get(1) === 2 && clone.d.getTime() === 0,
+          wait, micro, host: url.host,
+        });
+      }
+      case '/echo/session': {
+        const s = ctx.createSession();
+        const body = request.method === 'POST' ? await request.json() : null;
+        if (body?.set) for (const [k, v] of Object.entries(body.set)) s.set(k, v);
+        if (body?.del) for (const k of body.del) s.delete(k);
+        return Response.json({ id: s.id.length, keys: s.keys().sort(), data: Object.fromEntries(s.keys().map((k) => [k, s.get(k)])) });
+      }
+      case '/echo/badset': {
+        const s = ctx.createSession();
+        try { s.set('fn', () => 1); return new Response('no error'); } catch (e) { return new Response(e.constructor.name + ': ' + e.message); }
+      }
+      case '/echo/nosession': return Response.json({ session: ctx.session });
+    }
+    return new Response('not found', { status: 404 });
+  }
+};`;
+
+describe('app runtime', () => {
+  it('passes request bodies and headers in, and string, bytes, JSON and empty responses out', async (t) => {
+    const h = await TestHost.create();
+    t.after(() => h.stop());
+    await h.deployFile('echo##1.mjs', echoApp);
+    await h.start();
+    const c = new Client(h.url);
+    assert.equal((await c.request('/echo/text', { method: 'POST', body: 'hello wörld' })).text, 'hello wörld');
+    assert.deepEqual((await c.request('/echo/json', { method: 'PUT', body: JSON.stringify({ a: [1, 2] }), headers: { 'content-type': 'application/json' } })).json(), {
+      got: { a: [1, 2] },
+      method: 'PUT',
+      type: 'application/json',
+    });
+    const bytes = await fetch(`${h.url}/echo/bytes`, { method: 'POST', body: new Uint8Array([1, 2, 3, 255]) });
+    assert.deepEqual([...new Uint8Array(await bytes.arrayBuffer())], [255, 3, 2, 1]);
+    assert.equal(bytes.headers.get('content-type'), 'application/octet-stream');
+    assert.deepEqual((await c.request('/echo/form', { method: 'POST', body: new URLSearchParams({ name: 'Ada', lang: 'js' }) })).json(), { name: 'Ada', lang: 'js' });
+    assert.deepEqual((await c.get('/echo/query?x=1&y=two')).json(), { x: '1', y: 'two' });
+    assert.equal((await c.get('/echo/empty')).status, 204);
+    const cookies = await fetch(`${h.url}/echo/cookies`);
+    assert.deepEqual(cookies.headers.getSetCookie(), ['a=1; Path=/', 'b=2; Path=/']);
+  });
+
+  it('gives apps the web globals they need', async (t) => {
+    const h = await TestHost.create();
+    t.after(() => h.stop());
+    await h.deployFile('echo##1.mjs', echoApp);
+    await h.start();
+    const g = (await new Client(h.url).get('/echo/globals')).json<Record<string, unknown>>();
+    assert.deepEqual(g, {
+      utf8: [104, 195, 169, 108, 108, 111],
+      decoded: 'héllo',
+      b64: 'aGk=',
+      unb64: 'hi',
+      uuid: true,
+      rnd: 8,
+      clone: true,
+      wait: 'timer fired',
+      micro: 'micro ran',
+      host: `127.0.0.1:${h.host.port}`,
+    });
+  });
+
+  it('saves session changes key by key, so concurrent requests keep each other\'s keys', async (t) => {
+    const h = await TestHost.create();
+    t.after(() => h.stop());
+    await h.deployFile('echo##1.mjs', echoApp);
+    await h.start();
+    const c = new Client(h.url);
+    const first = (await c.request('/echo/session', { method: 'POST', body: JSON.stringify({ set: { base: 0 } }) })).json<{ id: number }>();
+    assert.equal(first.id, 32);
+    await Promise.all(
+      Array.from({ length: 20 }, (_, i) => c.request('/echo/session', { method: 'POST', body: JSON.stringify({ set: { [`k${i}`]: i } }) })),
+    );
+    const after = (await c.request('/echo/session', { method: 'POST', body: JSON.stringify({ del: ['base'] }) })).json<{ keys: string[]; data: Record<string, number> }>();
+    assert.equal(after.keys.length, 20);
+    for (let i = 0; i < 20; i++) assert.equal(after.data[`k${i}`], i);
+  });
+
+  it('refuses values that are not JSON-serializable with a TypeError naming the key', async (t) => {
+    const h = await TestHost.create();
+    t.after(() => h.stop());
+    await h.deployFile('echo##1.mjs', echoApp);
+    await h.start();
+    assert.match((await new Client(h.url).get('/echo/badset')).text, /^TypeError: session\.set\("fn"\)/);
+    assert.deepEqual((await new Client(h.url).get('/echo/nosession')).json(), { session: null });
+  });
+
+  it('answers 413 past the body limit and 431 past the header limit, and keeps serving', async (t) => {
+    const h = await TestHost.create({ maxBodyBytes: 1024 });
+    t.after(() => h.stop());
+    await h.deployFile('echo##1.mjs', echoApp);
+    await h.start();
+    const big = await fetch(`${h.url}/echo/text`, { method: 'POST', body: 'x'.repeat(2048) });
+    assert.equal(big.status, 413);
+    const huge = await fetch(`${h.url}/echo/text`, { headers: { 'x-big': 'y'.repeat(64 * 1024) } }).catch((e: Error) => e);
+    if (huge instanceof Response) assert.equal(huge.status, 431);
+    else assert.fail(`expected a 431 answer, got ${huge.message}`);
+    assert.equal((await fetch(`${h.url}/echo/text`, { method: 'POST', body: 'small' }).then((r) => r.text())), 'small');
+  });
+});
