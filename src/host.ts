@@ -2,6 +2,7 @@
 // Nothing here is global: a test can run two hosts in one process.
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
+import { ActivityLog } from './apps/activity.ts';
 import { Registry, type DeployedVersion } from './apps/registry.ts';
 import type { Config } from './config.ts';
 import { Deployer } from './deploy/deployer.ts';
@@ -23,6 +24,7 @@ export interface Host {
   readonly registry: Registry;
   readonly sessions: SessionManager;
   readonly deployer: Deployer;
+  readonly activity: ActivityLog;
   stop(): Promise<void>;
 }
 
@@ -40,10 +42,15 @@ export async function startHost(config: Config, logger: Logger, hooks: HostHooks
 
   const prelude = new PreludeScript(bundlePrelude(preludeEntry));
   const registry = new Registry(logger);
+  const activity = new ActivityLog();
+  registry.onChange((event) => {
+    if (event.kind === 'state') activity.record('state', event.version.app.name, event.version.label, `${event.from} → ${event.to}`);
+  });
   const sessionTimeoutMs = config.sessionTimeoutMinutes * 60_000;
   const sessions = new SessionManager({
     store: new MemorySessionStore(),
     logger,
+    activity,
     idleMsFor: (app) => {
       const minutes = registry.app(app)?.newSessionTarget?.sessionTimeoutMinutes;
       return minutes === undefined ? sessionTimeoutMs : minutes * 60_000;
@@ -56,9 +63,12 @@ export async function startHost(config: Config, logger: Logger, hooks: HostHooks
     registry,
     sessions,
     logger,
+    activity,
     prelude,
     outbound,
+    webappsDir: config.webappsDir,
     workDir,
+    retiredDir: path.join(config.stateDir, 'retired'),
     memoryLimitMb: config.memoryLimitMb,
     cpuLimitMs: config.cpuLimitMs,
     readyTimeoutMs: config.readyTimeoutMs,
@@ -101,6 +111,7 @@ export async function startHost(config: Config, logger: Logger, hooks: HostHooks
     registry,
     sessions,
     deployer,
+    activity,
     stop: () =>
       (stopping ??= (async () => {
         await watcher.stop();

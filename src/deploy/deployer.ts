@@ -1,6 +1,9 @@
 // Turns settled bundle events into load / replace / unload of versions (Tomcat's HostConfig).
 // Events of one bundle are handled one at a time, in order; different bundles load side by side.
+import { mkdir, readdir, rename, stat } from 'node:fs/promises';
+import path from 'node:path';
 import { performance } from 'node:perf_hooks';
+import type { ActivityLog } from '../apps/activity.ts';
 import type { DeployedVersion, Registry } from '../apps/registry.ts';
 import { describeError, TandemError } from '../errors.ts';
 import { versionLogger, type Logger } from '../log.ts';
@@ -17,9 +20,13 @@ export interface DeployerOptions {
   readonly registry: Registry;
   readonly sessions: SessionManager;
   readonly logger: Logger;
+  readonly activity: ActivityLog;
   readonly prelude: PreludeScript;
   readonly outbound: OutboundFetcher | null;
+  readonly webappsDir: string;
   readonly workDir: string;
+  /** Where undeployed bundles are moved (never deleted): moving one back redeploys it. */
+  readonly retiredDir: string;
   readonly memoryLimitMb: number;
   readonly cpuLimitMs: number;
   readonly readyTimeoutMs: number;
@@ -58,13 +65,17 @@ export class Deployer {
 
   /** Queues the event behind earlier events of the same bundle; resolves when it was handled. */
   handle(event: BundleEvent): Promise<void> {
-    const previous = this.#queues.get(event.fileName) ?? Promise.resolve();
-    const next = previous.then(() => (event.kind === 'present' ? this.#present(event) : this.#gone(event.fileName))).catch((err: unknown) => {
-      this.#o.logger.error({ err, source: event.fileName }, 'deploy event failed');
+    return this.#enqueue(event.fileName, () => (event.kind === 'present' ? this.#present(event) : this.#gone(event.fileName)));
+  }
+
+  #enqueue(fileName: string, work: () => Promise<void>): Promise<void> {
+    const previous = this.#queues.get(fileName) ?? Promise.resolve();
+    const next = previous.then(work).catch((err: unknown) => {
+      this.#o.logger.error({ err, source: fileName }, 'deploy event failed');
     });
-    this.#queues.set(event.fileName, next);
+    this.#queues.set(fileName, next);
     void next.then(() => {
-      if (this.#queues.get(event.fileName) === next) this.#queues.delete(event.fileName);
+      if (this.#queues.get(fileName) === next) this.#queues.delete(fileName);
     });
     return next;
   }
@@ -73,6 +84,57 @@ export class Deployer {
   bundleOf(version: DeployedVersion): string | undefined {
     for (const [fileName, record] of this.#bundles) if (record.version === version) return fileName;
     return undefined;
+  }
+
+  // ---- Operator actions (admin API). Each returns once it took effect. ----
+
+  /** Stops (or resumes) giving new sessions to a version; its own sessions stay. */
+  setDisabled(version: DeployedVersion, disabled: boolean): void {
+    this.#o.registry.setDisabled(version, disabled);
+    this.#o.logger.info({ app: version.app.name, version: version.label }, disabled ? 'version disabled' : 'version enabled');
+    this.#o.activity.record(disabled ? 'disabled' : 'enabled', version.app.name, version.label, disabled ? 'takes no new sessions' : 'takes new sessions again');
+  }
+
+  /** Loads the version's bundle again (a fresh isolate beside the old one), even if no file changed. */
+  async redeploy(version: DeployedVersion): Promise<void> {
+    const fileName = this.bundleOf(version);
+    if (fileName === undefined) throw new Error(`${version.app.name}##${version.label} has no bundle to redeploy`);
+    await this.#enqueue(fileName, () => {
+      const record = this.#bundles.get(fileName);
+      return record === undefined ? Promise.resolve() : this.#load(record, 'redeploy');
+    });
+  }
+
+  /** Undeploys the version and moves its bundle to the retired folder (never deletes it). */
+  async retire(version: DeployedVersion): Promise<string> {
+    const fileName = this.bundleOf(version);
+    if (fileName === undefined) throw new Error(`${version.app.name}##${version.label} has no bundle to retire`);
+    await mkdir(this.#o.retiredDir, { recursive: true });
+    const target = await freeName(this.#o.retiredDir, fileName);
+    await rename(path.join(this.#o.webappsDir, fileName), target);
+    await this.#enqueue(fileName, () => this.#gone(fileName));
+    this.#o.logger.info({ app: version.app.name, version: version.label, source: fileName, retired: target }, 'bundle retired');
+    this.#o.activity.record('retired', version.app.name, version.label, `bundle moved to ${target}`);
+    return target;
+  }
+
+  /** Bundles in the retired folder, newest first. */
+  async retired(): Promise<string[]> {
+    const names = await readdir(this.#o.retiredDir).catch(() => [] as string[]);
+    return names.filter((n) => !n.startsWith('.')).sort().reverse();
+  }
+
+  /** Moves a retired bundle back into webapps and deploys it. */
+  async restore(fileName: string): Promise<void> {
+    if (fileName !== path.basename(fileName) || fileName.startsWith('.')) throw new Error(`not a retired bundle name: ${fileName}`);
+    const from = path.join(this.#o.retiredDir, fileName);
+    const info = await stat(from);
+    const original = fileName.replace(/~\d+$/, '');
+    const to = path.join(this.#o.webappsDir, original);
+    if (await stat(to).then(() => true, () => false)) throw new Error(`${original} is already in webapps`);
+    await rename(from, to);
+    await this.handle({ kind: 'present', fileName: original, path: to, isDirectory: info.isDirectory() });
+    this.#o.activity.record('restored', '', original, `moved back from ${from}`);
   }
 
   /** Unloads everything (host shutdown): in-flight requests get `graceMs` to finish. */
@@ -142,6 +204,7 @@ export class Deployer {
       version.error = describeError(err);
       if (version.runtime === null) this.#o.registry.setStatus(version, 'failed');
       log.error({ source: bundle.fileName, ms, code, err: version.error }, kind === 'deploy' ? 'version failed' : 'redeploy failed, previous copy keeps serving');
+      this.#o.activity.record('failed', bundle.name, version.label, kind === 'deploy' ? version.error : `redeploy failed, previous copy keeps serving: ${version.error}`);
       return;
     }
     const previous = version.runtime;
@@ -157,6 +220,7 @@ export class Deployer {
     this.#o.registry.setStatus(version, 'ready');
     const ms = Math.round(performance.now() - started);
     log.info({ source: bundle.fileName, ms }, kind === 'deploy' ? 'version deployed' : 'version redeployed');
+    this.#o.activity.record(kind === 'deploy' ? 'deployed' : 'redeployed', bundle.name, version.label, `from ${bundle.fileName} in ${ms} ms`);
     if (previous !== null) this.#retire(previous, previousPrepared, log);
   }
 
@@ -202,6 +266,7 @@ export class Deployer {
     const now = Date.now();
     record.breaks = [...record.breaks.filter((t) => now - t < breakWindowMs), now];
     log.error({ reason, err: message, breaks: record.breaks.length }, 'isolate limit hit');
+    this.#o.activity.record('limit', bundle.name, version.label, message);
     version.runtime = null;
     const prepared = record.prepared;
     if (prepared === null || this.#stopping) return;
@@ -255,8 +320,17 @@ export class Deployer {
     }
     this.#o.registry.remove(version);
     log.info({ source: fileName, ms: Math.round(performance.now() - started), heir: heir?.label }, 'version undeployed');
+    this.#o.activity.record('undeployed', bundle.name, version.label, heir === undefined ? 'no version left to adopt its sessions' : `sessions handed to ${heir.label}`);
     const runtime = version.runtime;
     version.runtime = null;
     this.#retire(runtime, record.prepared, log);
+  }
+}
+
+/** `dir/name`, or `dir/name~2`, `~3`… when taken: a retired bundle never overwrites another. */
+async function freeName(dir: string, name: string): Promise<string> {
+  for (let n = 1; ; n++) {
+    const candidate = path.join(dir, n === 1 ? name : `${name}~${n}`);
+    if (!(await stat(candidate).then(() => true, () => false))) return candidate;
   }
 }

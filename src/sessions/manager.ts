@@ -1,5 +1,6 @@
 // Sessions, owned by the host: find, create, save a request's changes key by key, adopt, expire.
 // Routing decides which version serves; this module keeps the records and their cookie.
+import type { ActivityLog } from '../apps/activity.ts';
 import { sessionTag, type Logger } from '../log.ts';
 import type { SessionDelta } from '../runtime/wire.ts';
 import { newSessionId } from './session-id.ts';
@@ -9,6 +10,7 @@ import type { MaybePromise, SessionRecord, SessionStore } from './store.ts';
 export interface SessionManagerOptions {
   readonly store: SessionStore;
   readonly logger: Logger;
+  readonly activity: ActivityLog;
   /** Idle timeout of an app's sessions, ms (an app's tandem.json may override the host default). */
   readonly idleMsFor: (app: string) => number;
   /** Absolute lifetime, ms; 0 = none. */
@@ -82,6 +84,7 @@ export class SessionManager {
     const from = record.version;
     const done = this.store.rebind(record, toVersion);
     this.#logger.info({ app: record.app, version: toVersion || '(unversioned)', from: from || '(unversioned)', session: sessionTag(record.id) }, 'session adopted');
+    this.#options.activity.record('adopted', record.app, toVersion || '(unversioned)', `session ${sessionTag(record.id)} adopted from ${from || '(unversioned)'}`);
     return done;
   }
 
@@ -133,13 +136,17 @@ export class SessionManager {
 
   async adoptAll(app: string, fromVersion: string, toVersion: string): Promise<number> {
     const n = await this.store.adoptAll(app, fromVersion, toVersion);
-    if (n > 0) this.#logger.info({ app, version: toVersion || '(unversioned)', from: fromVersion || '(unversioned)', sessions: n }, 'sessions adopted');
+    if (n > 0) {
+      this.#logger.info({ app, version: toVersion || '(unversioned)', from: fromVersion || '(unversioned)', sessions: n }, 'sessions adopted');
+      this.#options.activity.record('adopted', app, toVersion || '(unversioned)', `${n} sessions adopted from ${fromVersion || '(unversioned)'}`);
+    }
     return n;
   }
 
   async expireVersion(app: string, version: string): Promise<number> {
     const n = await this.store.deleteVersion(app, version);
     this.#logger.info({ app, version: version || '(unversioned)', sessions: n }, 'sessions expired');
+    this.#options.activity.record('expired', app, version || '(unversioned)', `${n} sessions expired by the operator`);
     return n;
   }
 
