@@ -113,6 +113,17 @@ describe('buildAssetIndex', () => {
     assert.equal(index.get('/x')?.relPath, 'x', 'the files themselves are there');
   });
 
+  it('skips file names with a backslash, which no request may name', { skip: process.platform === 'win32' }, async (t) => {
+    const bundle = await tempDir(t);
+    await writeFiles(bundle, { 'public/a\\b.txt': 'x', 'public/ok.txt': 'ok' });
+    const { skips, onSkip } = collectSkips();
+    const index = await buildAssetIndex(bundle, onSkip);
+    assert.equal(index.get('/a%5cb.txt'), undefined);
+    assert.equal(index.get('/a\\b.txt'), undefined);
+    assert.deepEqual(skips.map((s) => s.relPath), ['a\\b.txt']);
+    assert.equal(index.size, 1);
+  });
+
   it('skips dotfiles and dot-folders', async (t) => {
     const bundle = await tempDir(t);
     await writeFiles(bundle, { 'public/.env': 'S=1', 'public/.git/config': 'c', 'public/a/.hidden': 'h', 'public/a/b.txt': 'b' });
