@@ -14,7 +14,7 @@ const OPEN_FLAGS = constants.O_RDONLY | (constants.O_NOFOLLOW ?? 0);
 const SMALL_FILE_BYTES = 64 * 1024;
 
 /**
- * 200 with the file streamed, 304 when If-None-Match matches the ETag (or, without If-None-Match, when
+ * 200 with the body (small files in one write, larger ones streamed), 304 when If-None-Match matches the ETag (or, without If-None-Match, when
  * If-Modified-Since is at or after the mtime), HEAD without a body. 404 when the file vanished or no longer matches
  * the index (size or mtime). Only for GET and HEAD. Never throws; a stream error destroys the response.
  */
