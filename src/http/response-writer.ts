@@ -46,12 +46,8 @@ export class ResponseWriter implements ResponseSink {
 
   /** Links the writer to the isolate call, for back-pressure and cancellation of streamed bodies. */
   attach(runtime: AppIsolate, requestId: number): void {
-    if (this.#done) return;
     this.#runtime = runtime;
     this.#requestId = requestId;
-    this.#res.once('close', () => {
-      if (!this.#res.writableFinished) this.#runtime?.cancel(this.#requestId);
-    });
   }
 
   head(status: number, headers: string, body: string | Uint8Array | null, sessionDelta: string | undefined, streaming: boolean): void {
@@ -116,13 +112,23 @@ export class ResponseWriter implements ResponseSink {
       }
     }
     for (const cookie of cookies) flat.push('set-cookie', cookie);
+    // A known length lets Node write head and body in one go instead of chunked encoding.
+    if (!streaming && status !== 204 && status !== 304 && !(status >= 100 && status < 200)) {
+      flat.push('content-length', String(body === null ? 0 : typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength));
+    }
     try {
       res.writeHead(status, flat);
     } catch (err) {
       this.fail('bad-response', `invalid response head: ${(err as Error).message}`);
       return;
     }
-    if (streaming) return;
+    if (streaming) {
+      // Only a streamed body can outlive its client: stop producing it when the client goes.
+      res.once('close', () => {
+        if (!res.writableFinished) this.#runtime?.cancel(this.#requestId);
+      });
+      return;
+    }
     if (body === null) res.end();
     else res.end(body);
     this.#finish(status);

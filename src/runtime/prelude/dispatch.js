@@ -87,6 +87,21 @@ export function createDispatcher(host, timers, outbound) {
     }
   }
 
+  function dispatchOne(reqId, method, url, rawHeaders, body, sessionId, sessionData) {
+    const session = sessionId === '' ? null : new Session(sessionId, sessionData, newSessionId);
+    const ctx = new ExecutionContext(session);
+    let result;
+    try {
+      const request = makeIncomingRequest(method, url, rawHeaders, body);
+      result = app.fetch(request, env, ctx);
+    } catch (err) {
+      fail(reqId, 'app-error', err);
+      return;
+    }
+    if (result instanceof ResponseClass) settle(reqId, result, ctx);
+    else Promise.resolve(result).then((r) => settle(reqId, r, ctx), (err) => fail(reqId, 'app-error', err));
+  }
+
   return {
     /** Takes the app module's namespace; returns '' or why the module is not an app. */
     install(namespace, envJson) {
@@ -116,19 +131,11 @@ export function createDispatcher(host, timers, outbound) {
       );
     },
 
-    dispatch(reqId, method, url, rawHeaders, body, sessionId, sessionData) {
-      const session = sessionId === '' ? null : new Session(sessionId, sessionData, newSessionId);
-      const ctx = new ExecutionContext(session);
-      let result;
-      try {
-        const request = makeIncomingRequest(method, url, rawHeaders, body);
-        result = app.fetch(request, env, ctx);
-      } catch (err) {
-        fail(reqId, 'app-error', err);
-        return;
+    /** One or more requests, 7 values each (see wire.ts / isolate.ts fieldsPerRequest). */
+    dispatch(...batch) {
+      for (let i = 0; i < batch.length; i += 7) {
+        dispatchOne(batch[i], batch[i + 1], batch[i + 2], batch[i + 3], batch[i + 4], batch[i + 5], batch[i + 6]);
       }
-      if (result instanceof ResponseClass) settle(reqId, result, ctx);
-      else Promise.resolve(result).then((r) => settle(reqId, r, ctx), (err) => fail(reqId, 'app-error', err));
     },
 
     resume(reqId) {
