@@ -1,0 +1,35 @@
+// Bundles in-isolate JavaScript (the prelude) into one classic script for isolated-vm.
+
+import { buildSync } from 'esbuild';
+import { fileURLToPath } from 'node:url';
+
+/** Absolute path of the web-globals module (installWebGlobals, makeIncomingRequest, responseParts). */
+export const webPreludeEntry: string = fileURLToPath(new URL('./prelude/web/index.js', import.meta.url));
+
+/**
+ * Bundles `entryFile` and everything it imports into one minified IIFE script. Dynamic import() and
+ * top-level await are refused at build time: isolated-vm cannot run either correctly.
+ */
+export function bundlePrelude(entryFile: string): string {
+  let result;
+  try {
+    result = buildSync({
+      entryPoints: [entryFile],
+      bundle: true,
+      format: 'iife',
+      platform: 'neutral',
+      target: 'es2022',
+      minify: true,
+      write: false,
+      mainFields: ['module', 'main'],
+      supported: { 'dynamic-import': false, 'top-level-await': false },
+      logLevel: 'silent',
+    });
+  } catch (err) {
+    const detail = err instanceof Error ? err.message : String(err);
+    throw new Error(`Could not bundle the isolate prelude from ${entryFile}: ${detail}. Fix the prelude source and restart.`, { cause: err });
+  }
+  const file = result.outputFiles[0];
+  if (file === undefined) throw new Error(`Could not bundle the isolate prelude from ${entryFile}: esbuild produced no output.`);
+  return file.text;
+}
