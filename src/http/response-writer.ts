@@ -50,7 +50,15 @@ export class ResponseWriter implements ResponseSink {
     this.#requestId = requestId;
   }
 
+  /** The host answers for the app (e.g. 413 while the body was streaming in); the app's answer is then dropped. */
+  preempt(status: number, message: string): void {
+    if (this.#done) return;
+    sendError(this.#res, status, message);
+    this.#finish(status);
+  }
+
   head(status: number, headers: string, body: string | Uint8Array | null, sessionDelta: string | undefined, streaming: boolean): void {
+    if (this.#done) return;
     if (sessionDelta === undefined) {
       this.#writeHead(status, headers, body, streaming, noCookies);
       return;
@@ -70,13 +78,14 @@ export class ResponseWriter implements ResponseSink {
   }
 
   chunk(data: Uint8Array | string): boolean {
-    if (this.#res.destroyed) return true;
+    if (this.#done || this.#res.destroyed) return true;
     const more = this.#res.write(data);
     if (!more) this.#res.once('drain', () => this.#runtime?.resume(this.#requestId));
     return more;
   }
 
   end(error: string): void {
+    if (this.#done) return;
     if (error !== '') {
       this.#logger.error({ app: this.#version.app.name, version: this.#version.label, err: error }, 'streamed response failed');
       this.#res.destroy();
@@ -88,6 +97,7 @@ export class ResponseWriter implements ResponseSink {
   }
 
   fail(kind: FailureKind, message: string): void {
+    if (this.#done) return;
     const status = kind === 'app-error' || kind === 'bad-response' ? 500 : kind === 'timeout' ? 504 : 503;
     const log = { app: this.#version.app.name, version: this.#version.label, kind, err: message };
     if (kind === 'isolate-gone') this.#logger.warn(log, 'request failed');

@@ -120,6 +120,15 @@ export class Router {
       writer.attach(runtime, runtime.handle(this.#wire(req, null, session), writer));
       return;
     }
+    const declared = Number(req.headers['content-length']);
+    if (Number.isFinite(declared) && declared > this.#o.maxBodyBytes) {
+      this.#tooLarge(req, res, version);
+      return;
+    }
+    if (!(declared <= bufferedBodyMax)) {
+      this.#streamBody(req, res, runtime, version, session, writer);
+      return;
+    }
     readBody(req, this.#o.maxBodyBytes).then(
       (body) => {
         // The version may have been replaced while the body arrived: send it to the current isolate.
@@ -127,17 +136,54 @@ export class Router {
         writer.attach(current, current.handle(this.#wire(req, body, session), writer));
       },
       (err: unknown) => {
-        if (err instanceof BodyTooLarge) {
-          this.#o.logger.info({ app: version.app.name, version: version.label, limit: this.#o.maxBodyBytes }, 'request body too large');
-          sendError(res, 413, `Payload Too Large (limit ${this.#o.maxBodyBytes} bytes)`);
-        } else {
-          req.destroy();
-        }
+        if (err instanceof BodyTooLarge) this.#tooLarge(req, res, version);
+        else req.destroy();
       },
     );
   }
 
-  #wire(req: IncomingMessage, body: Uint8Array | null, session: SessionRecord | undefined): WireRequest {
+  /** Large or chunked bodies enter the isolate as a ReadableStream, chunk by chunk, with back-pressure. */
+  #streamBody(req: IncomingMessage, res: ServerResponse, runtime: AppIsolate, version: DeployedVersion, session: SessionRecord | undefined, writer: ResponseWriter): void {
+    const id = runtime.handle(this.#wire(req, 'stream', session), writer, {
+      pull: () => req.resume(),
+      cancel: () => req.resume(), // drain what the app did not want; the request goes on
+    });
+    writer.attach(runtime, id);
+    let size = 0;
+    let ended = false;
+    req.on('data', (chunk: Buffer) => {
+      if (ended) return;
+      size += chunk.length;
+      if (size > this.#o.maxBodyBytes) {
+        ended = true;
+        // Answer first: the app's failing read must not get its 500 out before the 413.
+        writer.preempt(413, `Payload Too Large (limit ${this.#o.maxBodyBytes} bytes)`);
+        runtime.endBody(id, `request body larger than ${this.#o.maxBodyBytes} bytes`);
+        this.#o.logger.info({ app: version.app.name, version: version.label, limit: this.#o.maxBodyBytes }, 'request body too large');
+        req.resume();
+        return;
+      }
+      // A fresh copy: never hand Node's pooled Buffer memory to an isolate.
+      if (!runtime.pushBody(id, new Uint8Array(chunk))) req.pause();
+    });
+    req.once('end', () => {
+      if (!ended) runtime.endBody(id, '');
+      ended = true;
+    });
+    req.once('close', () => {
+      if (!ended) runtime.endBody(id, 'the client aborted the request');
+      ended = true;
+    });
+    if (res.destroyed) runtime.cancel(id);
+  }
+
+  #tooLarge(req: IncomingMessage, res: ServerResponse, version: DeployedVersion): void {
+    this.#o.logger.info({ app: version.app.name, version: version.label, limit: this.#o.maxBodyBytes }, 'request body too large');
+    sendError(res, 413, `Payload Too Large (limit ${this.#o.maxBodyBytes} bytes)`);
+    req.resume();
+  }
+
+  #wire(req: IncomingMessage, body: Uint8Array | null | 'stream', session: SessionRecord | undefined): WireRequest {
     const host = req.headers.host;
     const authority = host !== undefined && validHost.test(host) ? host : this.#o.fallbackHost;
     const scheme = (req.socket as TLSSocket).encrypted === true ? 'https://' : 'http://';
@@ -163,6 +209,8 @@ export class Router {
 }
 
 const validHost = /^[A-Za-z0-9.\-_:[\]]{1,255}$/;
+/** Bodies up to this size (with a Content-Length) are read whole and cross in one message. */
+const bufferedBodyMax = 64 * 1024;
 
 function hasBody(req: IncomingMessage): boolean {
   const length = req.headers['content-length'];

@@ -39,6 +39,14 @@ export interface AppIsolateOptions {
   readonly onCatastrophic: (message: string) => void;
 }
 
+/** The host side of a streamed request body. */
+export interface BodySource {
+  /** The app wants more: resume reading from the client. */
+  pull(): void;
+  /** The app will read no more. */
+  cancel(): void;
+}
+
 interface PendingRequest {
   readonly sink: ResponseSink;
   headSent: boolean;
@@ -79,7 +87,11 @@ export class AppIsolate {
     resume: ivm.Reference<Function>;
     cancel: ivm.Reference<Function>;
     settleFetch: ivm.Reference<Function>;
+    pushBody: ivm.Reference<Function>;
+    endBody: ivm.Reference<Function>;
   };
+  /** Where to ask for more of a streamed request body, by request id. */
+  readonly #bodySources = new Map<number, BodySource>();
   #nextRequestId = 0;
   #disposed = false;
   #readyResult: ((error: string) => void) | null = null;
@@ -118,15 +130,17 @@ export class AppIsolate {
   }
 
   /** Sends one request into the isolate. The outcome reaches `sink`. Returns an id for resume()/cancel(). */
-  handle(request: WireRequest, sink: ResponseSink): number {
+  handle(request: WireRequest, sink: ResponseSink, bodySource?: BodySource): number {
     const id = ++this.#nextRequestId;
     if (this.#disposed) {
       sink.fail('isolate-gone', 'the version was unloaded');
       return id;
     }
     this.#pending.set(id, { sink, headSent: false });
+    if (bodySource !== undefined) this.#bodySources.set(id, bodySource);
     // Bytes cross as an ExternalCopy (copied into the isolate); everything else is a primitive.
-    const body = request.body === null ? null : new ivm.ExternalCopy(request.body).copyInto({ release: true });
+    // `true` announces a streamed body: its chunks follow through pushBody()/endBody().
+    const body = request.body === null ? null : request.body === 'stream' ? true : new ivm.ExternalCopy(request.body).copyInto({ release: true });
     const batch = this.#batch;
     batch.push(id, request.method, request.url, request.rawHeaders, body, request.sessionId, request.sessionData);
     if (batch.length >= maxBatch * fieldsPerRequest) this.#flushBatch();
@@ -150,6 +164,24 @@ export class AppIsolate {
     this.#batch = [];
     this.#enter(this.#dispatch, args, args.length === fieldsPerRequest ? (args[0] as number) : 0);
   };
+
+  /**
+   * One chunk of a streamed request body (the request was handled with body 'stream').
+   * Returns false when the app's stream is full: pause the source until BodySource.pull().
+   */
+  pushBody(id: number, chunk: Uint8Array): boolean {
+    if (!this.#pending.has(id)) return false;
+    if (this.#batch.length > 0) this.#flushBatch(); // the request must be inside before its body
+    return this.#enter(this.#calls.pushBody, [id, new ivm.ExternalCopy(chunk).copyInto({ release: true })], id) === true;
+  }
+
+  /** The streamed request body ended; `error` is '' when it ended well. */
+  endBody(id: number, error: string): void {
+    this.#bodySources.delete(id);
+    if (!this.#pending.has(id)) return;
+    if (this.#batch.length > 0) this.#flushBatch();
+    this.#enter(this.#calls.endBody, [id, error], id);
+  }
 
   /** The client is ready for more of a streamed body. */
   resume(id: number): void {
@@ -218,7 +250,14 @@ export class AppIsolate {
     this.#context.global.deleteSync('__tandem');
     const ref = (name: string): ivm.Reference<Function> => api.getSync(name, { reference: true });
     this.#dispatch = ref('dispatch');
-    this.#calls = { fireTimer: ref('fireTimer'), resume: ref('resume'), cancel: ref('cancel'), settleFetch: ref('settleFetch') };
+    this.#calls = {
+      fireTimer: ref('fireTimer'),
+      resume: ref('resume'),
+      cancel: ref('cancel'),
+      settleFetch: ref('settleFetch'),
+      pushBody: ref('pushBody'),
+      endBody: ref('endBody'),
+    };
 
     const entry = await this.#withTimeout(
       linkModuleGraph(this.#isolate, this.#context, options.entryFile, options.rootDir).catch((err: unknown) => {
@@ -300,6 +339,14 @@ export class AppIsolate {
         else request.sink.fail(kind, message);
       },
       readyResult: (error: string) => this.#readyResult?.(error),
+      bodyPull: (id: number) => {
+        this.#bodySources.get(id)?.pull();
+      },
+      bodyCancel: (id: number) => {
+        const source = this.#bodySources.get(id);
+        this.#bodySources.delete(id);
+        source?.cancel();
+      },
       fetchStart: (id: number, method: string, url: string, headers: string, body: Uint8Array | null, redirect: string) =>
         this.#options.outbound?.start(this, { id, method, url, headers, body, redirect }, (result) => {
           if (this.#disposed) return;
@@ -349,19 +396,22 @@ export class AppIsolate {
     const request = this.#pending.get(id);
     if (request === undefined) return undefined;
     this.#pending.delete(id);
+    this.#bodySources.delete(id);
     if (this.#pending.size === 0 && this.#idleWaiters.size > 0) for (const waiter of [...this.#idleWaiters]) waiter();
     return request;
   }
 
   /** Every entry into the isolate goes through here, with the CPU limit as its timeout. */
-  #enter(fn: ivm.Reference<Function>, args: unknown[], requestId: number): void {
-    if (this.#disposed) return;
+  #enter(fn: ivm.Reference<Function>, args: unknown[], requestId: number): unknown {
+    if (this.#disposed) return undefined;
+    let result: unknown;
     try {
-      fn.applySync(undefined, args, this.#runOptions);
+      result = fn.applySync(undefined, args, this.#runOptions);
     } catch (err) {
       this.#afterThrow(err, requestId);
     }
     if (this.#outbox.length > 0) this.#flushOutbox();
+    return result;
   }
 
   #afterThrow(err: unknown, requestId: number): void {

@@ -8,7 +8,8 @@ export interface WireRequest {
   readonly url: string;
   /** Node's rawHeaders joined by '\n': 'name\nvalue\nname\nvalue…' ('' when none). */
   readonly rawHeaders: string;
-  readonly body: Uint8Array | null;
+  /** The whole body, none, or 'stream': chunks follow through AppIsolate.pushBody()/endBody(). */
+  readonly body: Uint8Array | null | 'stream';
   /** '' when the request carries no session. */
   readonly sessionId: string;
   /** The session's data as one JSON object text ('' when no session). */

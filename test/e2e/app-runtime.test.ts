@@ -134,3 +134,58 @@ describe('app runtime', () => {
     assert.equal((await fetch(`${h.url}/echo/text`, { method: 'POST', body: 'small' }).then((r) => r.text())), 'small');
   });
 });
+
+describe('streamed request bodies', () => {
+  const uploadApp = `
+export default {
+  async fetch(request) {
+    const path = new URL(request.url).pathname;
+    if (path === '/up/text') return new Response(String((await request.text()).length));
+    const reader = request.body.getReader();
+    let chunks = 0, bytes = 0, sum = 0;
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      chunks++; bytes += value.length;
+      for (let i = 0; i < value.length; i++) sum = (sum * 31 + value[i]) % 65521;
+    }
+    return Response.json({ chunks, bytes, sum });
+  }
+};`;
+
+  it('streams a large body into the app chunk by chunk, intact', async (t) => {
+    const h = await TestHost.create();
+    t.after(() => h.stop());
+    await h.deployFile('up##1.mjs', uploadApp);
+    await h.start();
+    const data = new Uint8Array(3 * 1024 * 1024).map((_, i) => (i * 31) % 251);
+    let expected = 0;
+    for (let i = 0; i < data.length; i++) expected = (expected * 31 + data[i]!) % 65521;
+    const res = await fetch(`${h.url}/up/stream`, { method: 'POST', body: data });
+    const got = (await res.json()) as { chunks: number; bytes: number; sum: number };
+    assert.equal(got.bytes, data.length);
+    assert.equal(got.sum, expected);
+    assert.ok(got.chunks > 1, `expected the body in several chunks, got ${got.chunks}`);
+    const chunked = await fetch(`${h.url}/up/text`, {
+      method: 'POST',
+      body: new ReadableStream({ start(c) { c.enqueue(new TextEncoder().encode('abc')); c.enqueue(new TextEncoder().encode('def')); c.close(); } }),
+      duplex: 'half',
+    } as RequestInit);
+    assert.equal(await chunked.text(), '6');
+  });
+
+  it('answers 413 when a streamed body passes the limit, and keeps serving', async (t) => {
+    const h = await TestHost.create({ maxBodyBytes: 100_000 });
+    t.after(() => h.stop());
+    await h.deployFile('up##1.mjs', uploadApp);
+    await h.start();
+    const res = await fetch(`${h.url}/up/text`, {
+      method: 'POST',
+      body: new ReadableStream({ start(c) { for (let i = 0; i < 20; i++) c.enqueue(new Uint8Array(10_000)); c.close(); } }),
+      duplex: 'half',
+    } as RequestInit).catch((e: Error) => e);
+    if (res instanceof Error) assert.fail(`expected a 413 answer, got ${res.message}`);
+    assert.equal(res.status, 413);
+    assert.equal((await fetch(`${h.url}/up/text`, { method: 'POST', body: 'ok' }).then((r) => r.text())), '2');
+  });
+});

@@ -11,6 +11,20 @@ export function createDispatcher(host, timers, outbound) {
   let app = null;
   let env = null;
   const streams = new Map(); // reqId -> { reader, paused, resume }
+  const ReadableStreamClass = globalThis.ReadableStream;
+  const incomingBodies = new Map(); // reqId -> ReadableStreamDefaultController of a streamed request body
+
+  /** A request body whose chunks the host pushes in as they arrive from the client. */
+  function incomingBody(reqId) {
+    return new ReadableStreamClass({
+      start(controller) { incomingBodies.set(reqId, controller); },
+      pull() { host.bodyPull(reqId); },
+      cancel() {
+        incomingBodies.delete(reqId);
+        host.bodyCancel(reqId);
+      },
+    }, { highWaterMark: 4 });
+  }
   const newSessionId = () => host.newSessionId();
 
   class ExecutionContext {
@@ -37,10 +51,12 @@ export function createDispatcher(host, timers, outbound) {
   }
 
   function fail(reqId, kind, err) {
+    incomingBodies.delete(reqId);
     host.fail(reqId, kind, describe(err));
   }
 
   function settle(reqId, response, ctx) {
+    incomingBodies.delete(reqId); // a body the app did not read is dropped with the request
     if (!(response instanceof ResponseClass)) {
       fail(reqId, 'bad-response', `fetch() resolved to ${typeName(response)}, expected a Response`);
       return;
@@ -92,7 +108,7 @@ export function createDispatcher(host, timers, outbound) {
     const ctx = new ExecutionContext(session);
     let result;
     try {
-      const request = makeIncomingRequest(method, url, rawHeaders, body);
+      const request = makeIncomingRequest(method, url, rawHeaders, body === true ? incomingBody(reqId) : body);
       result = app.fetch(request, env, ctx);
     } catch (err) {
       fail(reqId, 'app-error', err);
@@ -136,6 +152,22 @@ export function createDispatcher(host, timers, outbound) {
       for (let i = 0; i < batch.length; i += 7) {
         dispatchOne(batch[i], batch[i + 1], batch[i + 2], batch[i + 3], batch[i + 4], batch[i + 5], batch[i + 6]);
       }
+    },
+
+    /** One chunk of a streamed request body; returns whether the app's stream wants more now. */
+    pushBody(reqId, chunk) {
+      const controller = incomingBodies.get(reqId);
+      if (controller === undefined) return false;
+      controller.enqueue(chunk);
+      return controller.desiredSize > 0;
+    },
+
+    endBody(reqId, error) {
+      const controller = incomingBodies.get(reqId);
+      if (controller === undefined) return;
+      incomingBodies.delete(reqId);
+      if (error) controller.error(new TypeError(error));
+      else controller.close();
     },
 
     resume(reqId) {
