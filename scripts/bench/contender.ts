@@ -1,0 +1,58 @@
+// What every contender provides to the harness: a started server, the load to send it, and a stop.
+import type { LoadRequest } from './load.ts';
+import type { Pinning, ServerProcess } from './server-process.ts';
+
+export interface BenchContext {
+  readonly pinning: Pinning;
+  /** A temp dir for this run; every contender makes its own folder inside and run.ts removes it. */
+  readonly tmpRoot: string;
+  readonly repoRoot: string;
+  readonly quick: boolean;
+  /** Progress lines on stderr, so stdout stays the report. */
+  readonly log: (line: string) => void;
+}
+
+/** A running server ready for load. */
+export interface Target {
+  readonly server: ServerProcess;
+  /** Origin plus the path the load hits. */
+  readonly url: string;
+  /** Optional request sequence each load connection cycles through (per-request cookies). */
+  readonly requests?: readonly LoadRequest[];
+  readonly warmupSeconds: number;
+  /** A line for the report on what exactly was measured (version answering, cookies used). */
+  readonly detail: string;
+  /** Checks after the measured run that the server did the work it should have; returns a note. */
+  readonly verify?: () => Promise<string>;
+  /** Deploy latency measured on this same running server, when the contender offers it. */
+  readonly deployLatency?: (tries: number) => Promise<LatencySummary>;
+  readonly stop: () => Promise<void>;
+}
+
+export type Started = { readonly kind: 'started'; readonly target: Target } | { readonly kind: 'skipped'; readonly reason: string };
+
+export interface Contender {
+  readonly name: string;
+  readonly start: (ctx: BenchContext) => Promise<Started>;
+}
+
+/** p50/p95 of repeated deploys, and the raw samples. */
+export interface LatencySummary {
+  readonly tries: number;
+  readonly p50Ms: number;
+  readonly p95Ms: number;
+  readonly samplesMs: readonly number[];
+  readonly note: string;
+}
+
+export function percentile(samples: readonly number[], p: number): number {
+  if (samples.length === 0) return Number.NaN;
+  const sorted = [...samples].sort((a, b) => a - b);
+  // Nearest-rank: the smallest sample with at least p% of the samples at or below it.
+  const rank = Math.max(1, Math.ceil((p / 100) * sorted.length));
+  return sorted[rank - 1] as number;
+}
+
+export function summarize(samplesMs: readonly number[], note: string): LatencySummary {
+  return { tries: samplesMs.length, p50Ms: percentile(samplesMs, 50), p95Ms: percentile(samplesMs, 95), samplesMs, note };
+}

@@ -1,0 +1,52 @@
+// Runs one load phase against a server: load-client.mjs (autocannon) in a child process pinned to
+// the load generator's core, and its numbers back.
+import { execFile } from 'node:child_process';
+import path from 'node:path';
+import { pinned } from './server-process.ts';
+
+export interface LoadRequest {
+  readonly path: string;
+  readonly headers?: Readonly<Record<string, string>>;
+}
+
+export interface LoadSpec {
+  /** Origin plus default path, e.g. http://127.0.0.1:8080/hello/ */
+  readonly url: string;
+  readonly connections: number;
+  readonly durationSeconds: number;
+  /** Optional request sequence every connection cycles through (per-request cookies). */
+  readonly requests?: readonly LoadRequest[];
+}
+
+export interface LoadResult {
+  readonly requestsPerSecond: number;
+  readonly totalRequests: number;
+  readonly latencyP50Ms: number;
+  readonly latencyP99Ms: number;
+  readonly latencyMaxMs: number;
+  readonly ok2xx: number;
+  readonly non2xx: number;
+  readonly errors: number;
+  readonly timeouts: number;
+  readonly durationSeconds: number;
+}
+
+const clientPath = path.join(import.meta.dirname, 'load-client.mjs');
+
+export function runLoad(spec: LoadSpec, cpu: number | null): Promise<LoadResult> {
+  const [command, args] = pinned(cpu, process.execPath, [clientPath, JSON.stringify(spec)]);
+  return new Promise((resolve, reject) => {
+    execFile(command, args, { timeout: (spec.durationSeconds + 30) * 1000, maxBuffer: 1 << 20 }, (err, stdout, stderr) => {
+      if (err !== null) {
+        reject(new Error(`load generator failed against ${spec.url}: ${err.message}\n${stderr}`));
+        return;
+      }
+      const line = stdout.trim().split('\n').pop() ?? '';
+      try {
+        resolve(JSON.parse(line) as LoadResult);
+      } catch {
+        reject(new Error(`load generator printed no result against ${spec.url}: ${JSON.stringify(stdout.slice(-500))} ${stderr}`));
+      }
+    });
+  });
+}

@@ -1,0 +1,119 @@
+// The bench's results as one JSON-able object, the text table, and the difference to an earlier run.
+import type { LatencySummary } from './contender.ts';
+import type { LoadResult } from './load.ts';
+import type { MemoryScale } from './memory-scale.ts';
+
+export interface ThroughputResult extends LoadResult {
+  /** RSS of the server's process tree right after the measured run, MB. */
+  readonly rssMb: number;
+  readonly detail: string;
+  readonly check: string;
+}
+
+export interface BenchReport {
+  readonly meta: {
+    readonly date: string;
+    readonly node: string;
+    readonly cpus: number;
+    readonly pinning: string;
+    readonly durationSeconds: number;
+    readonly connections: number;
+    readonly quick: boolean;
+    readonly baseline: string;
+  };
+  readonly throughput: Record<string, ThroughputResult>;
+  readonly skipped: Record<string, string>;
+  readonly failed: Record<string, string>;
+  readonly deployLatency: Record<string, LatencySummary>;
+  readonly memoryScale: MemoryScale | null;
+}
+
+type Align = 'l' | 'r';
+
+function table(header: readonly string[], rows: readonly (readonly string[])[], align: readonly Align[]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: readonly string[]): string =>
+    cells.map((c, i) => (align[i] === 'r' ? c.padStart(widths[i] ?? 0) : c.padEnd(widths[i] ?? 0))).join('  ').trimEnd();
+  return [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
+}
+
+const int = (n: number): string => Math.round(n).toLocaleString('en-US');
+const ms = (n: number): string => (Number.isFinite(n) ? n.toFixed(n < 10 ? 2 : 1) : '-');
+const signed = (n: number, digits = 2): string => (n >= 0 ? '+' : '') + n.toFixed(digits);
+
+export function formatReport(report: BenchReport): string {
+  const out: string[] = [];
+  const { meta } = report;
+  out.push(`tandem bench, ${meta.date}, node ${meta.node}, ${meta.cpus} cpus, ${meta.pinning}`);
+  out.push(`${meta.connections} connections, ${meta.durationSeconds} s measured per contender after warm-up${meta.quick ? ' (--quick)' : ''}`);
+  out.push('');
+  const base = report.throughput[meta.baseline];
+  const rows = Object.entries(report.throughput).map(([name, r]) => [
+    name,
+    int(r.requestsPerSecond),
+    base === undefined ? '-' : `${(r.requestsPerSecond / base.requestsPerSecond).toFixed(2)}x`,
+    ms(r.latencyP50Ms),
+    ms(r.latencyP99Ms),
+    base === undefined ? '-' : signed(r.latencyP99Ms - base.latencyP99Ms),
+    int(r.non2xx),
+    int(r.errors + r.timeouts),
+    r.rssMb.toFixed(1),
+  ]);
+  if (rows.length > 0) {
+    out.push(table(['contender', 'req/s', `vs ${meta.baseline}`, 'p50 ms', 'p99 ms', 'p99 Δ ms', 'non-2xx', 'errors', 'RSS MB'], rows, ['l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r']));
+    out.push('');
+    for (const [name, r] of Object.entries(report.throughput)) out.push(`  ${name}: ${r.detail}${r.check === '' ? '' : `; check: ${r.check}`}`);
+    out.push('');
+  }
+  for (const [name, reason] of Object.entries(report.skipped)) out.push(`skipped ${name}: ${reason}`);
+  for (const [name, reason] of Object.entries(report.failed)) out.push(`FAILED ${name}: ${reason}`);
+  if (Object.keys(report.skipped).length + Object.keys(report.failed).length > 0) out.push('');
+
+  const latency = Object.entries(report.deployLatency);
+  if (latency.length > 0) {
+    out.push('deploy latency (rename into webapps until the new version answers)');
+    out.push(table(['server', 'tries', 'p50 ms', 'p95 ms', 'min ms', 'max ms'], latency.map(([name, l]) => [name, String(l.tries), ms(l.p50Ms), ms(l.p95Ms), ms(Math.min(...l.samplesMs)), ms(Math.max(...l.samplesMs))]), ['l', 'r', 'r', 'r', 'r', 'r']));
+    for (const [name, l] of latency) out.push(`  ${name}: ${l.note}`);
+    out.push('');
+  }
+  if (report.memoryScale !== null) {
+    const m = report.memoryScale;
+    out.push(`tandem memory per version (RSS of the process tree; empty host ${m.emptyRssMb.toFixed(1)} MB)`);
+    out.push(table(['versions', 'RSS MB', 'MB per version', 'deploy all ms'], m.points.map((p) => [String(p.versions), p.rssMb.toFixed(1), p.mbPerVersion.toFixed(2), int(p.deployAllMs)]), ['r', 'r', 'r', 'r']));
+    out.push('');
+  }
+  return out.join('\n');
+}
+
+const percent = (now: number, before: number): string => (before === 0 ? '-' : `${signed(((now - before) / before) * 100, 1)}%`);
+
+/** What changed since `before` (an earlier --json file) for every number both runs have. */
+export function formatComparison(now: BenchReport, before: BenchReport): string {
+  const out: string[] = [`compared with ${before.meta.date} (${before.meta.durationSeconds} s, ${before.meta.connections} connections, ${before.meta.pinning})`];
+  const rows: string[][] = [];
+  for (const [name, r] of Object.entries(now.throughput)) {
+    const b = before.throughput[name];
+    if (b === undefined) continue;
+    rows.push([
+      name,
+      `${int(b.requestsPerSecond)} → ${int(r.requestsPerSecond)}`,
+      percent(r.requestsPerSecond, b.requestsPerSecond),
+      `${ms(b.latencyP99Ms)} → ${ms(r.latencyP99Ms)}`,
+      signed(r.latencyP99Ms - b.latencyP99Ms),
+      `${b.rssMb.toFixed(1)} → ${r.rssMb.toFixed(1)}`,
+    ]);
+  }
+  for (const [name, l] of Object.entries(now.deployLatency)) {
+    const b = before.deployLatency[name];
+    if (b !== undefined) rows.push([`${name} deploy p50`, `${ms(b.p50Ms)} → ${ms(l.p50Ms)} ms`, percent(l.p50Ms, b.p50Ms), '', '', '']);
+  }
+  if (now.memoryScale !== null && before.memoryScale !== null) {
+    for (const p of now.memoryScale.points) {
+      const b = before.memoryScale.points.find((q) => q.versions === p.versions);
+      if (b !== undefined) rows.push([`memory ${p.versions} versions`, `${b.mbPerVersion.toFixed(2)} → ${p.mbPerVersion.toFixed(2)} MB/version`, percent(p.mbPerVersion, b.mbPerVersion), '', '', `${b.rssMb.toFixed(1)} → ${p.rssMb.toFixed(1)}`]);
+    }
+  }
+  if (rows.length === 0) return `${out[0]}: no contender in common`;
+  out.push(table(['', 'req/s', 'change', 'p99 ms', 'p99 Δ ms', 'RSS MB'], rows, ['l', 'r', 'r', 'r', 'r', 'r']));
+  return out.join('\n');
+}

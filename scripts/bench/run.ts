@@ -1,0 +1,218 @@
+// npm run bench -- [--only a,b] [--duration 10] [--connections 32] [--json out.json] [--compare old.json] [--quick]
+//
+// Every claim about tandem's speed comes from this script: all contenders run on 127.0.0.1 in the
+// same run, one after the other, and are reported against the bare node:http baseline.
+//
+// Contenders (throughput; --only takes these names and the two phases below):
+//   node-http         baseline: node:http `res.end('Hello')` on the same Node binary (process.execPath)
+//   tandem-nosession  tandem (started through src/cli.ts) serving fixtures/hello-app.mjs as
+//                     hello##1.0.0 at /hello; GET /hello/ without cookies
+//   tandem-session    the same, every request carries one live session cookie (made by GET
+//                     /hello/login); the app reads counter n from the session and stores n + 1
+//   tandem-2versions  50 sessions made on hello##1.0.0, then hello##2.0.0 deployed and 50 sessions
+//                     made on it; the load cycles round robin over the 100 cookies
+//   workerd           Cloudflare's workerd (npm package) running a hello-world Worker; skipped with
+//                     a note if it cannot start
+//   tomcat            Debian's Tomcat 10 (installed with apt-get when missing, skipped with a note
+//                     when that fails), private CATALINA_BASE, foo##001.war + foo##002.war, the
+//                     tandem-session load with one JSESSIONID; JVM warm-up 10 s. Also measures
+//                     Tomcat's deploy latency (5 WARs renamed into webapps, stock 10 s autoDeploy)
+// Phases after the throughput runs:
+//   tandem-deploy     20 times: rename a folder bundle lat##1.0.<i> into an (initially empty)
+//                     webapps and poll GET /lat/ every 5 ms until 1.0.<i> answers; p50/p95
+//   tandem-memory     RSS with 1, 10 and 100 tiny apps loaded, MB per version vs the empty host
+//
+// Method: each server gets cpu 0 and the load generator (autocannon, in its own process) cpu 1,
+// pinned with taskset when present (the header says whether pinning was used). Per contender:
+// start, wait until it answers, warm up 3 s (Tomcat 10 s), measure --duration s with
+// --connections connections, read the RSS of the server's process tree, check the app really did
+// the work (session counters moved, versions right), stop it with SIGTERM.
+//
+// Reading the table: `req/s` is autocannon's mean of per-second samples; `vs node-http` is the
+// ratio to the baseline (0.50x = half its throughput); `p50`/`p99` are request latencies under
+// that load; `p99 Δ ms` is p99 minus the baseline's p99; `non-2xx` and `errors` (errors plus
+// timeouts) must be 0 for a row to mean anything; `RSS MB` is the whole process tree after the
+// run (tandem's includes its supervisor process, about one extra node process).
+// --json FILE writes every number; --compare FILE prints the change against an earlier --json.
+// --quick: 2 s runs, 1 s warm-up (Tomcat 3 s), 5 tandem and 2 Tomcat deploy tries, memory 1/10.
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { availableParallelism, tmpdir } from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import type { BenchContext, Contender, LatencySummary } from './contender.ts';
+import { nodeHttp } from './contenders/node-http.ts';
+import { tandemNoSession, tandemSession, tandemTwoVersions } from './contenders/tandem.ts';
+import { tomcat } from './contenders/tomcat.ts';
+import { workerd } from './contenders/workerd.ts';
+import { measureTandemDeployLatency } from './deploy-latency.ts';
+import { runLoad } from './load.ts';
+import { measureMemoryScale, type MemoryScale } from './memory-scale.ts';
+import { formatComparison, formatReport, type BenchReport, type ThroughputResult } from './report.ts';
+import { detectPinning, treeRssMb } from './server-process.ts';
+
+const contenders: readonly Contender[] = [nodeHttp, tandemNoSession, tandemSession, tandemTwoVersions, workerd, tomcat];
+const phases = ['tandem-deploy', 'tandem-memory'] as const;
+const allNames = [...contenders.map((c) => c.name), ...phases];
+
+interface BenchOptions {
+  readonly only: ReadonlySet<string>;
+  readonly durationSeconds: number;
+  readonly connections: number;
+  readonly jsonFile: string | null;
+  readonly compareFile: string | null;
+  readonly quick: boolean;
+}
+
+function parseOptions(argv: readonly string[]): BenchOptions {
+  const { values } = parseArgs({
+    args: [...argv],
+    strict: true,
+    options: {
+      only: { type: 'string' },
+      duration: { type: 'string' },
+      connections: { type: 'string' },
+      json: { type: 'string' },
+      compare: { type: 'string' },
+      quick: { type: 'boolean' },
+      help: { type: 'boolean' },
+    },
+  });
+  if (values.help === true) {
+    process.stdout.write(`usage: node --no-node-snapshot scripts/bench/run.ts [--only ${allNames.join(',')}] [--duration 10] [--connections 32] [--json out.json] [--compare old.json] [--quick]\n`);
+    process.exit(0);
+  }
+  const quick = values.quick === true;
+  const only = new Set(values.only === undefined ? allNames : values.only.split(',').map((s) => s.trim()).filter((s) => s !== ''));
+  for (const name of only) if (!allNames.includes(name)) throw new Error(`--only: unknown contender "${name}"; known: ${allNames.join(', ')}`);
+  const positive = (flag: string, raw: string | undefined, fallback: number): number => {
+    if (raw === undefined) return fallback;
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n < 1) throw new Error(`--${flag}: expected a whole number >= 1, got ${JSON.stringify(raw)}`);
+    return n;
+  };
+  return {
+    only,
+    durationSeconds: positive('duration', values.duration, quick ? 2 : 10),
+    connections: positive('connections', values.connections, 32),
+    jsonFile: values.json ?? null,
+    compareFile: values.compare ?? null,
+    quick,
+  };
+}
+
+async function main(): Promise<number> {
+  const options = parseOptions(process.argv.slice(2));
+  const log = (line: string): void => void process.stderr.write(`${line}\n`);
+  const before = options.compareFile === null ? null : (JSON.parse(await readFile(options.compareFile, 'utf8')) as BenchReport);
+  const pinning = detectPinning();
+  const tmpRoot = await mkdtemp(path.join(tmpdir(), 'tandem-bench-'));
+  const ctx: BenchContext = { pinning, tmpRoot, repoRoot: path.resolve(import.meta.dirname, '..', '..'), quick: options.quick, log };
+  const throughput: Record<string, ThroughputResult> = {};
+  const skipped: Record<string, string> = {};
+  const failed: Record<string, string> = {};
+  const deployLatency: Record<string, LatencySummary> = {};
+  let memoryScale: MemoryScale | null = null;
+
+  // Ctrl-C stops the server being measured instead of leaving it behind.
+  const running = new Set<() => Promise<void>>();
+  const interrupt = (): void => {
+    log('interrupted: stopping servers');
+    void Promise.allSettled([...running].map((stop) => stop())).then(() => rm(tmpRoot, { recursive: true, force: true }).finally(() => process.exit(130)));
+  };
+  process.once('SIGINT', interrupt);
+  process.once('SIGTERM', interrupt);
+
+  const started = performance.now();
+  log(`bench: ${pinning.note}; temp dir ${tmpRoot}`);
+  try {
+    for (const contender of contenders) {
+      if (!options.only.has(contender.name)) continue;
+      log(`== ${contender.name}`);
+      try {
+        const outcome = await contender.start(ctx);
+        if (outcome.kind === 'skipped') {
+          skipped[contender.name] = outcome.reason;
+          log(`skipped: ${outcome.reason}`);
+          continue;
+        }
+        const target = outcome.target;
+        running.add(target.stop);
+        try {
+          const warmupSeconds = options.quick ? Math.max(1, Math.round(target.warmupSeconds / 3)) : target.warmupSeconds;
+          const load = { url: target.url, connections: options.connections, ...(target.requests === undefined ? {} : { requests: target.requests }) };
+          log(`${contender.name}: warm-up ${warmupSeconds} s, then ${options.durationSeconds} s measured`);
+          await runLoad({ ...load, durationSeconds: warmupSeconds }, pinning.loadCpu);
+          const result = await runLoad({ ...load, durationSeconds: options.durationSeconds }, pinning.loadCpu);
+          const rssMb = await treeRssMb(target.server.pid);
+          const check = target.verify === undefined ? '' : await target.verify();
+          throughput[contender.name] = { ...result, rssMb, detail: target.detail, check };
+          log(`${contender.name}: ${Math.round(result.requestsPerSecond)} req/s, p99 ${result.latencyP99Ms} ms, RSS ${rssMb.toFixed(1)} MB`);
+          if (target.deployLatency !== undefined) {
+            const tries = options.quick ? 2 : 5;
+            log(`${contender.name}: deploy latency, ${tries} tries`);
+            deployLatency[contender.name] = await target.deployLatency(tries);
+          }
+        } finally {
+          running.delete(target.stop);
+          await target.stop();
+        }
+      } catch (err) {
+        failed[contender.name] = (err as Error).message;
+        log(`FAILED ${contender.name}: ${(err as Error).message}`);
+      }
+    }
+    if (options.only.has('tandem-deploy')) {
+      log('== tandem-deploy');
+      try {
+        deployLatency['tandem'] = await measureTandemDeployLatency(ctx, options.quick ? 5 : 20);
+      } catch (err) {
+        failed['tandem-deploy'] = (err as Error).message;
+        log(`FAILED tandem-deploy: ${(err as Error).message}`);
+      }
+    }
+    if (options.only.has('tandem-memory')) {
+      log('== tandem-memory');
+      try {
+        memoryScale = await measureMemoryScale(ctx, options.quick ? [1, 10] : [1, 10, 100]);
+      } catch (err) {
+        failed['tandem-memory'] = (err as Error).message;
+        log(`FAILED tandem-memory: ${(err as Error).message}`);
+      }
+    }
+  } finally {
+    await rm(tmpRoot, { recursive: true, force: true });
+  }
+  log(`bench: done in ${((performance.now() - started) / 1000).toFixed(0)} s`);
+
+  const report: BenchReport = {
+    meta: {
+      date: new Date().toISOString(),
+      node: process.version,
+      cpus: availableParallelism(),
+      pinning: pinning.note,
+      durationSeconds: options.durationSeconds,
+      connections: options.connections,
+      quick: options.quick,
+      baseline: nodeHttp.name,
+    },
+    throughput,
+    skipped,
+    failed,
+    deployLatency,
+    memoryScale,
+  };
+  process.stdout.write(`${formatReport(report)}\n`);
+  if (before !== null) process.stdout.write(`${formatComparison(report, before)}\n`);
+  if (options.jsonFile !== null) {
+    await writeFile(options.jsonFile, `${JSON.stringify(report, null, 2)}\n`);
+    log(`bench: wrote ${options.jsonFile}`);
+  }
+  return Object.keys(failed).length > 0 ? 1 : 0;
+}
+
+try {
+  process.exitCode = await main();
+} catch (err) {
+  process.stderr.write(`bench: ${(err as Error).message}\n`);
+  process.exitCode = 2;
+}
