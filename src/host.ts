@@ -73,6 +73,8 @@ export async function startHost(config: Config, logger: Logger, hooks: HostHooks
     cpuLimitMs: config.cpuLimitMs,
     readyTimeoutMs: config.readyTimeoutMs,
     drainTimeoutMs: config.drainTimeoutMs,
+    quarantineFile: path.join(config.stateDir, 'quarantine.json'),
+    undeployOldVersions: config.undeployOldVersions,
     onCatastrophic: hooks.onCatastrophic ?? ((version, message) => {
       logger.fatal({ app: version.app.name, version: version.label, err: message }, 'isolate lost control, host must restart');
     }),

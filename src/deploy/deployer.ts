@@ -7,13 +7,16 @@ import type { ActivityLog } from '../apps/activity.ts';
 import type { DeployedVersion, Registry } from '../apps/registry.ts';
 import { describeError, TandemError } from '../errors.ts';
 import { versionLogger, type Logger } from '../log.ts';
-import { AppIsolate, type BrokenReason } from '../runtime/isolate.ts';
+import { AppIsolate, type BrokenReason, type EntryMark } from '../runtime/isolate.ts';
 import type { OutboundFetcher } from '../runtime/outbound-fetcher.ts';
 import type { PreludeScript } from '../runtime/prelude-script.ts';
 import type { SessionManager } from '../sessions/manager.ts';
 import { parseBundleName, type BundleName } from './bundle-name.ts';
 import { prepareBundle, releaseBundle, type PreparedBundle } from './bundle-loader.ts';
 import { fingerprint } from './fingerprint.ts';
+import { OldVersionReaper } from './old-version-reaper.ts';
+import { Quarantine, quarantineReason } from './quarantine.ts';
+import { StuckIsolateWatchdog } from './stuck-isolate-watchdog.ts';
 import type { BundleEvent } from './watcher.ts';
 
 export interface DeployerOptions {
@@ -33,6 +36,18 @@ export interface DeployerOptions {
   readonly drainTimeoutMs: number;
   /** V8 lost control of an isolate: the host must save sessions and exit (see host.ts). */
   readonly onCatastrophic: (version: DeployedVersion, message: string) => void;
+  /**
+   * `<stateDir>/quarantine.json`: bundles that crashed the host are recorded here before it aborts,
+   * and not loaded again until their files change. Also starts the stuck-isolate watchdog thread.
+   * Unset: no quarantine, no watchdog.
+   */
+  readonly quarantineFile?: string;
+  /** A call running this long past its CPU limit is one V8 cannot stop (default 1000). */
+  readonly stuckGraceMs?: number;
+  /** --undeploy-old-versions: retire a superseded version once its last session is gone. */
+  readonly undeployOldVersions?: boolean;
+  /** How often old versions are looked for (default 1000). */
+  readonly reapEveryMs?: number;
 }
 
 /** A bundle in webapps and the version it provides. */
@@ -45,6 +60,8 @@ interface BundleRecord {
   prepared: PreparedBundle | null;
   /** When its isolate broke (CPU/memory), for the 3-in-60-s rule. */
   breaks: number[];
+  /** Its calls as the stuck-isolate watchdog sees them; null without a watchdog. */
+  mark: EntryMark | null;
 }
 
 const maxBreaks = 3;
@@ -57,10 +74,20 @@ export class Deployer {
   readonly #warned = new Set<string>();
   /** Replaced or removed copies still finishing their requests. */
   readonly #retiring = new Set<Promise<void>>();
+  readonly #quarantine: Quarantine | null;
+  readonly #watchdog: StuckIsolateWatchdog | null;
+  readonly #reaper: OldVersionReaper | null;
   #stopping = false;
 
   constructor(options: DeployerOptions) {
     this.#o = options;
+    const file = options.quarantineFile;
+    this.#quarantine = file === undefined ? null : new Quarantine(file);
+    this.#watchdog = file === undefined ? null : new StuckIsolateWatchdog({ quarantineFile: file, logger: options.logger, graceMs: options.stuckGraceMs });
+    this.#reaper = options.undeployOldVersions === true
+      ? new OldVersionReaper({ registry: options.registry, sessions: options.sessions, logger: options.logger, everyMs: options.reapEveryMs ?? 1000, retire: (v) => this.retire(v) })
+      : null;
+    this.#reaper?.start();
   }
 
   /** Queues the event behind earlier events of the same bundle; resolves when it was handled. */
@@ -140,6 +167,7 @@ export class Deployer {
   /** Unloads everything (host shutdown): in-flight requests get `graceMs` to finish. */
   async stop(graceMs: number): Promise<void> {
     this.#stopping = true;
+    await this.#reaper?.stop();
     await Promise.all([...this.#queues.values()]);
     await Promise.all([...this.#retiring]);
     await Promise.all([...this.#bundles.values()].map(async (record) => {
@@ -149,6 +177,7 @@ export class Deployer {
         runtime.dispose();
       }
     }));
+    await this.#watchdog?.stop();
   }
 
   async #present(event: Extract<BundleEvent, { kind: 'present' }>): Promise<void> {
@@ -169,7 +198,8 @@ export class Deployer {
     if (existing !== undefined) {
       if (existing.fingerprint === print) return;
       existing.fingerprint = print;
-      await this.#load(existing, 'redeploy');
+      this.#liftQuarantine(existing);
+      await this.#load(existing, existing.version.runtime === null ? 'deploy' : 'redeploy');
       return;
     }
     const app = this.#o.registry.app(bundle.name);
@@ -179,9 +209,33 @@ export class Deployer {
       return;
     }
     const version = this.#o.registry.add(bundle.name, bundle.contextPath, bundle.version, event.fileName);
-    const record: BundleRecord = { bundle, path: event.path, fingerprint: print, version, prepared: null, breaks: [] };
+    const record: BundleRecord = { bundle, path: event.path, fingerprint: print, version, prepared: null, breaks: [], mark: null };
     this.#bundles.set(event.fileName, record);
+    if (this.#quarantine?.holds(event.fileName, print) === true) {
+      this.#quarantined(record, this.#quarantine.file);
+      return;
+    }
+    this.#liftQuarantine(record);
     await this.#load(record, 'deploy');
+  }
+
+  /** Shows a bundle that crashed the host as failed and does not load it. */
+  #quarantined(record: BundleRecord, file: string): void {
+    const { version, bundle } = record;
+    version.quarantined = true;
+    version.error = quarantineReason(bundle.fileName, file);
+    this.#o.registry.setStatus(version, 'failed');
+    versionLogger(this.#o.logger, bundle.name, version.label).error({ source: bundle.fileName, quarantineFile: file, err: version.error }, 'version quarantined, not loaded');
+    this.#o.activity.record('failed', bundle.name, version.label, version.error);
+  }
+
+  /** The bundle's files are not the ones that crashed the host (any more): load it again. */
+  #liftQuarantine(record: BundleRecord): void {
+    const quarantine = this.#quarantine;
+    if (quarantine === null || !quarantine.has(record.bundle.fileName) || quarantine.holds(record.bundle.fileName, record.fingerprint)) return;
+    quarantine.clear(record.bundle.fileName);
+    record.version.quarantined = false;
+    versionLogger(this.#o.logger, record.bundle.name, record.version.label).info({ source: record.bundle.fileName }, 'quarantine lifted, files changed');
   }
 
   /** Loads a fresh copy of the bundle beside whatever serves now; swaps only once it is ready. */
@@ -227,6 +281,11 @@ export class Deployer {
   #start(record: BundleRecord, prepared: PreparedBundle): Promise<AppIsolate> {
     const { version, bundle } = record;
     const log = versionLogger(this.#o.logger, bundle.name, version.label);
+    const watched = { app: bundle.name, version: version.label, source: bundle.fileName, fingerprint: record.fingerprint, timeoutMs: this.#o.cpuLimitMs };
+    if (this.#watchdog !== null) {
+      if (record.mark === null) record.mark = this.#watchdog.watch(watched);
+      else this.#watchdog.update(record.mark, watched);
+    }
     return AppIsolate.load({
       app: bundle.name,
       version: version.label,
@@ -241,8 +300,20 @@ export class Deployer {
       outbound: this.#o.outbound,
       newSessionId: () => this.#o.sessions.newId(),
       onBroken: (reason, message) => this.#broken(record, reason, message),
-      onCatastrophic: (message) => this.#o.onCatastrophic(version, message),
+      onCatastrophic: (message) => this.#catastrophic(record, message),
+      ...(record.mark === null ? {} : { entryMark: record.mark }),
     });
+  }
+
+  /** V8 lost an isolate (isolated-vm's callback, on the main thread): quarantine first, then the host's hook aborts. */
+  #catastrophic(record: BundleRecord, message: string): void {
+    try {
+      this.#quarantine?.add(record.bundle.fileName, record.fingerprint);
+      record.version.quarantined = this.#quarantine !== null;
+    } catch (err) {
+      this.#o.logger.error({ app: record.bundle.name, version: record.version.label, err }, 'could not write the quarantine record');
+    }
+    this.#o.onCatastrophic(record.version, message);
   }
 
   /** Lets a replaced or removed copy finish its in-flight requests (bounded), then frees it. */
@@ -306,6 +377,7 @@ export class Deployer {
     if (record === undefined) return;
     this.#bundles.delete(fileName);
     const { version, bundle } = record;
+    if (record.mark !== null) this.#watchdog?.unwatch(record.mark);
     const log = versionLogger(this.#o.logger, bundle.name, version.label);
     const started = performance.now();
     this.#o.registry.setStatus(version, 'stopped');

@@ -14,6 +14,15 @@ import type { OutboundFetcher } from './outbound-fetcher.ts';
 
 export type BrokenReason = 'cpu-limit' | 'memory-limit';
 
+/**
+ * Marks every call into the isolate in shared memory ([0] = slot while inside, [1] = call sequence)
+ * so a watchdog on another thread sees a call V8 could not stop (deploy/stuck-isolate-watchdog.ts).
+ */
+export interface EntryMark {
+  readonly cells: Int32Array;
+  readonly slot: number;
+}
+
 export interface AppIsolateOptions {
   readonly app: string;
   readonly version: string;
@@ -37,6 +46,8 @@ export interface AppIsolateOptions {
   readonly onBroken: (reason: BrokenReason, message: string) => void;
   /** V8 lost control of the isolate: the process cannot continue safely (see notes/isolated-vm.md). */
   readonly onCatastrophic: (message: string) => void;
+  /** Set when a watchdog watches this version's calls. */
+  readonly entryMark?: EntryMark;
 }
 
 /** The host side of a streamed request body. */
@@ -405,11 +416,19 @@ export class AppIsolate {
   #enter(fn: ivm.Reference<Function>, args: unknown[], requestId: number): unknown {
     if (this.#disposed) return undefined;
     let result: unknown;
+    const mark = this.#options.entryMark;
+    let outer = 0;
+    if (mark !== undefined) {
+      outer = mark.cells[0]!;
+      mark.cells[0] = mark.slot;
+      mark.cells[1]!++;
+    }
     try {
       result = fn.applySync(undefined, args, this.#runOptions);
     } catch (err) {
       this.#afterThrow(err, requestId);
     }
+    if (mark !== undefined) mark.cells[0] = outer;
     if (this.#outbox.length > 0) this.#flushOutbox();
     return result;
   }
