@@ -15,7 +15,7 @@ import { OutboundFetcher } from './runtime/outbound-fetcher.ts';
 import { bundlePrelude } from './runtime/prelude-source.ts';
 import { PreludeScript } from './runtime/prelude-script.ts';
 import { SessionManager } from './sessions/manager.ts';
-import { MemorySessionStore } from './sessions/memory-store.ts';
+import { createSessionStore } from './sessions/create-store.ts';
 
 export interface Host {
   readonly config: Config;
@@ -48,7 +48,7 @@ export async function startHost(config: Config, logger: Logger, hooks: HostHooks
   });
   const sessionTimeoutMs = config.sessionTimeoutMinutes * 60_000;
   const sessions = new SessionManager({
-    store: new MemorySessionStore(),
+    store: await createSessionStore(config, logger),
     logger,
     activity,
     idleMsFor: (app) => {

@@ -70,7 +70,7 @@ export class SessionManager {
       return deleted instanceof Promise ? deleted.then(() => undefined) : undefined;
     }
     record.lastAccessAt = now;
-    const touched = this.store.touch(record);
+    const touched = this.store.touch(record, this.#options.idleMsFor(app));
     return touched instanceof Promise ? touched.then(() => record) : record;
   }
 
@@ -99,6 +99,7 @@ export class SessionManager {
     const cleared: string[] = [];
     const cookies: string[] = [];
     const writes: Promise<unknown>[] = [];
+    const ttlMs = this.#options.idleMsFor(app);
     const wait = (r: MaybePromise<unknown>): void => {
       if (r instanceof Promise) writes.push(r);
     };
@@ -107,7 +108,7 @@ export class SessionManager {
         if (delta.inv) continue;
         const record: SessionRecord = { id: delta.id, app, version, createdAt: now, lastAccessAt: now, data: new Map() };
         for (let i = 0; i + 1 < delta.set.length; i += 2) record.data.set(delta.set[i]!, delta.set[i + 1]!);
-        wait(this.store.create(record));
+        wait(this.store.create(record, ttlMs));
         cookies.push(sessionCookie(delta.id, scope));
         this.#logger.debug({ app, version, session: sessionTag(delta.id) }, 'session created');
         continue;
@@ -119,11 +120,15 @@ export class SessionManager {
         this.#logger.debug({ app, version, session: sessionTag(current.id) }, 'session invalidated');
         continue;
       }
-      wait(this.store.update(current, delta));
+      const updated = this.store.update(current, delta, ttlMs);
       if (delta.rot !== null) {
-        wait(Promise.resolve(this.store.rename(current, delta.rot)));
+        // The rename must follow the update (a network store runs them in order on one connection).
+        const rot = delta.rot;
+        wait(updated instanceof Promise ? updated.then(() => this.store.rename(current, rot)) : this.store.rename(current, rot));
         cookies.push(sessionCookie(delta.rot, scope));
         this.#logger.info({ app, version, session: sessionTag(delta.rot), from: sessionTag(current.id) }, 'session rotated');
+      } else {
+        wait(updated);
       }
     }
     const all = cleared.length === 0 ? cookies : [...cleared, ...cookies];

@@ -1,57 +1,139 @@
-// The embedded session store: a Map, synchronous on the hot path.
+// The embedded session store: Maps, synchronous on the hot path.
+// With `persistence`, every change is also queued for the journal (session-journal.ts) and written
+// in one batch per flush (every 200 ms by default), and past `maxActive` sessions the least
+// recently used are passivated: their data moves to a file, a small stub (app, version, times)
+// stays so counting, adoption and expiry never read the disk; get() reloads the data synchronously.
+import type { Logger } from '../log.ts';
+import type { JournalOp } from './journal-codec.ts';
+import { PassiveFiles } from './passive-files.ts';
+import { SessionJournal, type FlushStats } from './session-journal.ts';
 import type { SessionChange, SessionRecord, SessionStore } from './store.ts';
+import path from 'node:path';
+
+export interface PersistenceOptions {
+  /** `<stateDir>/sessions`. */
+  readonly dir: string;
+  readonly logger: Logger;
+  /** Sessions kept in memory with their data; 0 = all. */
+  readonly maxActive?: number;
+  readonly flushEveryMs?: number;
+  readonly compactFactor?: number;
+  readonly compactMinBytes?: number;
+}
+
+/** A passivated session: everything but its data. */
+interface PassiveSession {
+  readonly app: string;
+  version: string;
+  readonly createdAt: number;
+  lastAccessAt: number;
+}
+
+interface Persistence {
+  readonly journal: SessionJournal;
+  readonly files: PassiveFiles;
+  readonly logger: Logger;
+  readonly timer: NodeJS.Timeout;
+}
 
 export class MemorySessionStore implements SessionStore {
-  readonly #sessions = new Map<string, SessionRecord>();
+  /** Live sessions with their data; with passivation, in least-recently-used-first order. */
+  readonly #active = new Map<string, SessionRecord>();
+  readonly #passive = new Map<string, PassiveSession>();
+  readonly #touched = new Set<SessionRecord>();
+  /** Passive files whose session was reloaded or deleted: removed once the journal says so on disk. */
+  readonly #unlinkAfterFlush = new Set<string>();
+  readonly #maxActive: number;
+  readonly #p: Persistence | null;
+
+  constructor(persistence?: PersistenceOptions) {
+    this.#maxActive = persistence?.maxActive ?? 0;
+    if (persistence === undefined) {
+      this.#p = null;
+      return;
+    }
+    const journal = SessionJournal.open(persistence, (op) => this.#replay(op));
+    const files = new PassiveFiles(path.join(persistence.dir, 'passive'));
+    const timer = setInterval(() => this.#tick(), persistence.flushEveryMs ?? 200);
+    timer.unref();
+    this.#p = { journal, files, logger: persistence.logger, timer };
+    for (const id of files.ids()) if (!this.#passive.has(id)) files.remove(id); // orphans of a crash mid-passivation
+    if (journal.damaged) journal.compact(this.#liveOps());
+  }
 
   get size(): number {
-    return this.#sessions.size;
+    return this.#active.size + this.#passive.size;
+  }
+
+  get activeCount(): number {
+    return this.#active.size;
+  }
+
+  get passiveCount(): number {
+    return this.#passive.size;
   }
 
   get(id: string): SessionRecord | undefined {
-    return this.#sessions.get(id);
+    const record = this.#active.get(id);
+    if (record !== undefined || this.#passive.size === 0) return record;
+    return this.#reload(id);
   }
 
   create(record: SessionRecord): void {
-    this.#sessions.set(record.id, record);
+    this.#active.set(record.id, record);
+    this.#p?.journal.append(['c', record.id, record.app, record.version, record.createdAt, record.lastAccessAt, flatten(record.data)]);
   }
 
   update(record: SessionRecord, change: SessionChange): void {
-    const data = record.data;
+    const live = this.#live(record);
+    if (live === undefined) return;
+    const data = live.data;
     for (let i = 0; i + 1 < change.set.length; i += 2) data.set(change.set[i]!, change.set[i + 1]!);
     for (const key of change.del) data.delete(key);
+    this.#p?.journal.append(['u', live.id, live.lastAccessAt, change.set, change.del]);
   }
 
-  touch(_record: SessionRecord): void {
-    // The record is the live object: lastAccessAt is already set.
+  touch(record: SessionRecord): void {
+    // The record is the live object: lastAccessAt is already set. The journal gets it once per flush.
+    if (this.#p === null) return;
+    this.#touched.add(record);
+    if (this.#maxActive > 0 && this.#active.delete(record.id)) this.#active.set(record.id, record);
   }
 
   rebind(record: SessionRecord, version: string): void {
     record.version = version;
+    const stub = this.#passive.get(record.id);
+    if (stub !== undefined) stub.version = version;
+    this.#p?.journal.append(['b', record.id, version]);
   }
 
   rename(record: SessionRecord, newId: string): SessionRecord {
-    const moved: SessionRecord = { ...record, id: newId, data: record.data };
-    this.#sessions.delete(record.id);
-    this.#sessions.set(newId, moved);
+    const live = this.#live(record) ?? record;
+    const moved: SessionRecord = { ...live, id: newId, data: live.data };
+    this.#active.delete(live.id);
+    this.#active.set(newId, moved);
+    this.#p?.journal.append(['r', live.id, newId]);
     return moved;
   }
 
   delete(id: string): void {
-    this.#sessions.delete(id);
+    this.#active.delete(id);
+    if (this.#passive.delete(id)) this.#unlinkAfterFlush.add(id);
+    this.#p?.journal.append(['d', id]);
   }
 
   countByVersion(app: string): Map<string, number> {
     const counts = new Map<string, number>();
-    for (const s of this.#sessions.values()) if (s.app === app) counts.set(s.version, (counts.get(s.version) ?? 0) + 1);
+    for (const s of this.#all()) if (s.app === app) counts.set(s.version, (counts.get(s.version) ?? 0) + 1);
     return counts;
   }
 
   adoptAll(app: string, fromVersion: string, toVersion: string): number {
     let n = 0;
-    for (const s of this.#sessions.values()) {
+    for (const [id, s] of this.#entries()) {
       if (s.app === app && s.version === fromVersion) {
         s.version = toVersion;
+        this.#p?.journal.append(['b', id, toVersion]);
         n++;
       }
     }
@@ -59,26 +141,155 @@ export class MemorySessionStore implements SessionStore {
   }
 
   deleteVersion(app: string, version: string): number {
-    let n = 0;
-    for (const [id, s] of this.#sessions) {
-      if (s.app === app && s.version === version) {
-        this.#sessions.delete(id);
-        n++;
-      }
-    }
-    return n;
+    const doomed: string[] = [];
+    for (const [id, s] of this.#entries()) if (s.app === app && s.version === version) doomed.push(id);
+    for (const id of doomed) this.delete(id);
+    return doomed.length;
   }
 
   sweep(now: number, idleMsFor: (app: string) => number, maxAgeMs: number): number {
-    let n = 0;
-    for (const [id, s] of this.#sessions) {
-      if (now - s.lastAccessAt > idleMsFor(s.app) || (maxAgeMs > 0 && now - s.createdAt > maxAgeMs)) {
-        this.#sessions.delete(id);
-        n++;
-      }
+    const doomed: string[] = [];
+    for (const [id, s] of this.#entries()) {
+      if (now - s.lastAccessAt > idleMsFor(s.app) || (maxAgeMs > 0 && now - s.createdAt > maxAgeMs)) doomed.push(id);
     }
-    return n;
+    for (const id of doomed) this.delete(id);
+    return doomed.length;
   }
 
-  close(): void {}
+  /** Passivates what is over the limit, writes queued records, compacts when due. Runs on a timer; tests and the bench call it. */
+  flush(): FlushStats {
+    const p = this.#p;
+    if (p === null) return { bytes: 0, ms: 0 };
+    this.#passivateExcess(p);
+    for (const record of this.#touched) if (this.#active.get(record.id) === record) p.journal.append(['t', record.id, record.lastAccessAt]);
+    this.#touched.clear();
+    const stats = p.journal.flush();
+    if (p.journal.needsCompaction) p.journal.compact(this.#liveOps());
+    for (const id of this.#unlinkAfterFlush) if (!this.#passive.has(id)) p.files.remove(id);
+    this.#unlinkAfterFlush.clear();
+    return stats;
+  }
+
+  close(): void {
+    const p = this.#p;
+    if (p === null) return;
+    clearInterval(p.timer);
+    this.flush();
+    p.journal.close();
+  }
+
+  #tick(): void {
+    try {
+      this.flush();
+    } catch (err) {
+      this.#p!.logger.error({ err, dir: this.#p!.journal.dir }, 'session journal write failed');
+    }
+  }
+
+  /** The record a request holds may have been passivated or reloaded meanwhile: changes go to the live one. */
+  #live(record: SessionRecord): SessionRecord | undefined {
+    const live = this.#active.get(record.id);
+    if (live !== undefined || !this.#passive.has(record.id)) return live;
+    return this.#reload(record.id);
+  }
+
+  #reload(id: string): SessionRecord | undefined {
+    const stub = this.#passive.get(id);
+    if (stub === undefined || this.#p === null) return undefined;
+    const data = this.#p.files.read(id);
+    this.#passive.delete(id);
+    if (data === null) {
+      this.#p.logger.warn({ file: path.join(this.#p.journal.dir, 'passive'), app: stub.app }, 'passivated session unreadable, dropped');
+      this.#p.journal.append(['d', id]);
+      return undefined;
+    }
+    const record: SessionRecord = { id, app: stub.app, version: stub.version, createdAt: stub.createdAt, lastAccessAt: stub.lastAccessAt, data };
+    this.#active.set(id, record);
+    // The journal holds the data again, so the file can go once that record is written.
+    this.#p.journal.append(['c', id, stub.app, stub.version, stub.createdAt, stub.lastAccessAt, flatten(data)]);
+    this.#unlinkAfterFlush.add(id);
+    return record;
+  }
+
+  #passivateExcess(p: Persistence): void {
+    if (this.#maxActive === 0) return;
+    let excess = this.#active.size - this.#maxActive;
+    if (excess <= 0) return;
+    for (const record of this.#active.values()) {
+      if (excess-- <= 0) break;
+      p.files.write(record.id, record.data);
+      p.journal.append(['p', record.id, record.app, record.version, record.createdAt, record.lastAccessAt]);
+      this.#active.delete(record.id);
+      this.#passive.set(record.id, { app: record.app, version: record.version, createdAt: record.createdAt, lastAccessAt: record.lastAccessAt });
+      this.#unlinkAfterFlush.delete(record.id);
+    }
+  }
+
+  #replay(op: JournalOp): void {
+    switch (op[0]) {
+      case 'c': {
+        const data = new Map<string, string>();
+        const flat = op[6];
+        for (let i = 0; i + 1 < flat.length; i += 2) data.set(flat[i]!, flat[i + 1]!);
+        this.#passive.delete(op[1]);
+        this.#active.set(op[1], { id: op[1], app: op[2], version: op[3], createdAt: op[4], lastAccessAt: op[5], data });
+        return;
+      }
+      case 'u': {
+        const r = this.#active.get(op[1]);
+        if (r === undefined) return;
+        r.lastAccessAt = op[2];
+        for (let i = 0; i + 1 < op[3].length; i += 2) r.data.set(op[3][i]!, op[3][i + 1]!);
+        for (const key of op[4]) r.data.delete(key);
+        return;
+      }
+      case 't': {
+        const r = this.#active.get(op[1]) ?? this.#passive.get(op[1]);
+        if (r !== undefined) r.lastAccessAt = op[2];
+        return;
+      }
+      case 'b': {
+        const r = this.#active.get(op[1]) ?? this.#passive.get(op[1]);
+        if (r !== undefined) r.version = op[2];
+        return;
+      }
+      case 'r': {
+        const r = this.#active.get(op[1]);
+        if (r === undefined) return;
+        this.#active.delete(op[1]);
+        this.#active.set(op[2], { ...r, id: op[2] });
+        return;
+      }
+      case 'd':
+        this.#active.delete(op[1]);
+        this.#passive.delete(op[1]);
+        return;
+      case 'p':
+        this.#active.delete(op[1]);
+        this.#passive.set(op[1], { app: op[2], version: op[3], createdAt: op[4], lastAccessAt: op[5] });
+        return;
+    }
+  }
+
+  /** Every session as snapshot records: full for active ones, stubs for passivated ones (their files stay). */
+  *#liveOps(): Generator<JournalOp> {
+    for (const r of this.#active.values()) yield ['c', r.id, r.app, r.version, r.createdAt, r.lastAccessAt, flatten(r.data)];
+    for (const [id, s] of this.#passive) yield ['p', id, s.app, s.version, s.createdAt, s.lastAccessAt];
+  }
+
+  *#all(): Generator<PassiveSession> {
+    yield* this.#active.values();
+    yield* this.#passive.values();
+  }
+
+  *#entries(): Generator<[string, PassiveSession]> {
+    yield* this.#active.entries();
+    yield* this.#passive.entries();
+  }
+}
+
+function flatten(data: ReadonlyMap<string, string>): string[] {
+  const flat: string[] = [];
+  for (const [k, v] of data) flat.push(k, v);
+  return flat;
 }

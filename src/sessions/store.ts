@@ -24,11 +24,12 @@ export interface SessionChange {
 export interface SessionStore {
   /** The record, or undefined when there is none (expiry is the manager's business). */
   get(id: string): MaybePromise<SessionRecord | undefined>;
-  create(record: SessionRecord): MaybePromise<void>;
+  /** `ttlMs` is the app's idle timeout: a network store lets the record expire after it (the manager checks expiry too). */
+  create(record: SessionRecord, ttlMs: number): MaybePromise<void>;
   /** Applies changed keys only, and the access time. */
-  update(record: SessionRecord, change: SessionChange): MaybePromise<void>;
+  update(record: SessionRecord, change: SessionChange, ttlMs: number): MaybePromise<void>;
   /** Records the access time without other changes. */
-  touch(record: SessionRecord): MaybePromise<void>;
+  touch(record: SessionRecord, ttlMs: number): MaybePromise<void>;
   /** Binds the session to another version (adoption). */
   rebind(record: SessionRecord, version: string): MaybePromise<void>;
   /** Moves a record to a new id (session fixation defence), data and version kept. */

@@ -1,0 +1,55 @@
+// Passivated sessions' data, one small file per session under <stateDir>/sessions/passive/.
+// Read back synchronously: a small file read is tens of microseconds (scripts/bench/sessions.ts
+// measures it), cheaper than making every caller of get() handle a promise for the rare reload.
+import { mkdirSync, readdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { decodeLines, encodeLine } from './journal-codec.ts';
+
+export class PassiveFiles {
+  readonly #dir: string;
+
+  constructor(dir: string) {
+    this.#dir = dir;
+    mkdirSync(dir, { recursive: true });
+  }
+
+  /** Session ids are base64url: safe as file names. */
+  #file(id: string): string {
+    return path.join(this.#dir, id);
+  }
+
+  write(id: string, data: ReadonlyMap<string, string>): void {
+    const flat: string[] = [];
+    for (const [k, v] of data) flat.push(k, v);
+    writeFileSync(this.#file(id), encodeLine(JSON.stringify(flat)));
+  }
+
+  /** The session's data, or null when its file is missing or damaged. */
+  read(id: string): Map<string, string> | null {
+    let buf: Buffer;
+    try {
+      buf = readFileSync(this.#file(id));
+    } catch {
+      return null;
+    }
+    let flat: unknown = null;
+    const damage = decodeLines(buf, (value) => (flat = value));
+    if (damage !== null || !Array.isArray(flat)) return null;
+    const data = new Map<string, string>();
+    const pairs = flat as unknown[];
+    for (let i = 0; i + 1 < pairs.length; i += 2) data.set(String(pairs[i]), String(pairs[i + 1]));
+    return data;
+  }
+
+  remove(id: string): void {
+    try {
+      unlinkSync(this.#file(id));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
+  }
+
+  ids(): string[] {
+    return readdirSync(this.#dir);
+  }
+}
