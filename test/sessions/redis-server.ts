@@ -1,0 +1,73 @@
+// A private redis-server for tests: its own free port on 127.0.0.1, no persistence unless asked,
+// killed at the end. Stop/start/pause simulate an outage.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { createServer } from 'node:net';
+
+export class RedisServer {
+  readonly port: number;
+  readonly #args: string[];
+  #child: ChildProcess | null = null;
+
+  private constructor(port: number, args: string[]) {
+    this.port = port;
+    this.#args = args;
+  }
+
+  /** `dir`: keep data across stop/start (RDB saved on shutdown); otherwise nothing is saved. */
+  static async start(dir?: string): Promise<RedisServer> {
+    const port = await freePort();
+    const persistence = dir === undefined ? ['--save', ''] : ['--save', '3600 1', '--dir', dir];
+    const server = new RedisServer(port, ['--port', String(port), '--bind', '127.0.0.1', '--appendonly', 'no', ...persistence]);
+    await server.resume();
+    return server;
+  }
+
+  get url(): string {
+    return `redis://127.0.0.1:${this.port}`;
+  }
+
+  /** (Re)starts the server on its port; resolves when it accepts connections. */
+  async resume(): Promise<void> {
+    const child = spawn('redis-server', this.#args, { stdio: ['ignore', 'pipe', 'inherit'] });
+    this.#child = child;
+    let out = '';
+    await new Promise<void>((resolve, reject) => {
+      child.stdout!.on('data', (chunk: Buffer) => {
+        out += chunk.toString();
+        if (out.includes('Ready to accept connections')) resolve();
+      });
+      child.once('exit', (code) => reject(new Error(`redis-server exited (${code}) before it was ready:\n${out}`)));
+    });
+    child.stdout!.resume();
+  }
+
+  /** Stops the server (SIGTERM: it saves first when it has a --dir). */
+  async stop(): Promise<void> {
+    const child = this.#child;
+    if (child === null || child.exitCode !== null) return;
+    this.#child = null;
+    child.kill('SIGCONT');
+    child.kill('SIGTERM');
+    if (child.exitCode === null && child.signalCode === null) await once(child, 'exit');
+  }
+
+  /** Freezes the process: connections stay open but nothing answers (a hung server or a partition). */
+  pause(): void {
+    this.#child?.kill('SIGSTOP');
+  }
+
+  unpause(): void {
+    this.#child?.kill('SIGCONT');
+  }
+}
+
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const port = (server.address() as { port: number }).port;
+  server.close();
+  await once(server, 'close');
+  return port;
+}
