@@ -25,8 +25,9 @@ export class Session {
     if (this.#data === null) {
       this.#data = new Map();
       if (this.#snapshot) {
+        // #data holds JSON texts (what set() stores and get() parses): re-encode the parsed values.
         const parsed = JSON.parse(this.#snapshot);
-        for (const key of Object.keys(parsed)) this.#data.set(key, parsed[key]);
+        for (const key of Object.keys(parsed)) this.#data.set(key, JSON.stringify(parsed[key]));
       }
     }
     return this.#data;
