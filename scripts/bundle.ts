@@ -18,6 +18,8 @@ export interface BundleAppOptions {
   readonly version: string;
   readonly outDir: string;
   readonly minify?: boolean;
+  /** The entry module; by default found as tandem finds a folder bundle's (package.json exports/module/main, index.*). */
+  readonly entry?: string;
 }
 
 /** Builds the archive and returns its path. Throws an Error that says what to fix. */
@@ -26,8 +28,8 @@ export async function bundleApp(options: BundleAppOptions): Promise<string> {
   const parsed = parseBundleName(fileName, false);
   if (parsed.kind !== 'bundle') throw new Error(`"${fileName}" is not a valid bundle name: ${parsed.kind === 'invalid' ? parsed.reason : 'it would be ignored'}`);
   const appDir = path.resolve(options.appDir);
-  const entry = await resolveEntry(appDir);
-  if (!entry.ok) throw new Error(`${appDir}: ${entry.reason}`);
+  const entry = options.entry !== undefined ? { ok: true as const, entryFile: path.resolve(appDir, options.entry) } : await resolveEntry(appDir);
+  if (!entry.ok) throw new Error(`${appDir}: ${entry.reason} (or name it with --entry)`);
   const settings = await readBundleSettings(appDir);
   if (!settings.ok) throw new Error(`${appDir}: ${settings.reason}`);
 
@@ -66,12 +68,12 @@ async function exists(p: string): Promise<boolean> {
 }
 
 async function main(): Promise<void> {
-  const usage = 'usage: npm run bundle -- <app-dir> --name <name> --version <version> [--out <dir>] [--minify]';
+  const usage = 'usage: npm run bundle -- <app-dir> --name <name> --version <version> [--out <dir>] [--entry <file>] [--minify]';
   let parsed;
   try {
     parsed = parseArgs({
       allowPositionals: true,
-      options: { name: { type: 'string' }, version: { type: 'string' }, out: { type: 'string' }, minify: { type: 'boolean' } },
+      options: { name: { type: 'string' }, version: { type: 'string' }, out: { type: 'string' }, entry: { type: 'string' }, minify: { type: 'boolean' } },
     });
   } catch (err) {
     process.stderr.write(`${(err as Error).message}\n${usage}\n`);
@@ -91,6 +93,7 @@ async function main(): Promise<void> {
       version: values.version,
       outDir: path.resolve(cwd, values.out ?? '.'),
       minify: values.minify ?? false,
+      ...(values.entry === undefined ? {} : { entry: values.entry }),
     });
     process.stdout.write(`${out}\n`);
   } catch (err) {
