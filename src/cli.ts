@@ -6,7 +6,7 @@
 import { parseArgs } from 'node:util';
 import { ConfigError, defaults, resolveConfig, type Config } from './config.ts';
 import { createLogger } from './log.ts';
-import { startHost } from './host.ts';
+import { startHost, type Host } from './host.ts';
 import { superviseHost } from './supervisor.ts';
 
 const usage = `tandem: versioned application container (parallel deployment of fetch-handler apps)
@@ -40,6 +40,9 @@ Usage: tandem [options]
 
 Environment: TANDEM_ADMIN_TOKEN sets the admin token (random and logged once when unset).
 `;
+
+/** How long a host whose isolate V8 lost may spend saving sessions before it aborts. */
+const catastrophicSaveMs = 500;
 
 const numberOptions = {
   port: 'port',
@@ -123,18 +126,23 @@ async function main(): Promise<void> {
     await superviseHost({ argv: process.argv.slice(2), logger });
     return;
   }
+  let started: Host | null = null;
   const host = await startHost(args.config, logger, {
     onCatastrophic: (version, message) => {
-      // V8 lost the isolate: process.exit() can hang now, only abort() ends the process for sure.
-      logger.fatal({ app: version.app.name, version: version.label, err: message }, 'isolate lost control, host restarting');
+      // V8 lost the isolate (the deployer has quarantined its bundle): process.exit() can hang now,
+      // only abort() ends the process for sure. The sessions get a short, bounded chance to be saved.
+      logger.fatal({ app: version.app.name, version: version.label, err: message, quarantined: version.quarantined }, 'isolate lost control, host restarting');
       logger.flush();
-      process.abort();
+      const abort = (): never => process.abort();
+      setTimeout(abort, catastrophicSaveMs).unref();
+      Promise.resolve(started?.sessions.store.close()).then(abort, abort);
     },
   }).catch((err: unknown) => {
     logger.fatal({ err }, 'host failed to start');
     logger.flush();
     process.exit(3);
   });
+  started = host;
   let signalled = false;
   const shutdown = (signal: string): void => {
     if (signalled) return;

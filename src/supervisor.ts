@@ -12,6 +12,9 @@ export interface SupervisorOptions {
 }
 
 const cliPath = path.join(import.meta.dirname, 'cli.ts');
+/** A host that ran at least this long was healthy: its next restart is not delayed further. */
+const healthyUptimeMs = 10_000;
+const maxRestartDelayMs = 10_000;
 
 export function superviseHost(options: SupervisorOptions): Promise<void> {
   const { logger } = options;
@@ -19,6 +22,7 @@ export function superviseHost(options: SupervisorOptions): Promise<void> {
   let child: ChildProcess | null = null;
   let stopping = false;
   let restarts = 0;
+  let quickDeaths = 0;
 
   return new Promise((resolve) => {
     const start = (): void => {
@@ -42,8 +46,12 @@ export function superviseHost(options: SupervisorOptions): Promise<void> {
         }
         restarts++;
         const uptimeMs = Date.now() - started;
-        logger.error({ code, signal, uptimeMs, restarts }, 'host exited, restarting');
-        setTimeout(start, restartDelayMs);
+        // A host that keeps dying right after it started backs off (0.2, 0.4, 0.8 … 10 s); after a
+        // healthy run the delay is back to 0.2 s. Quarantine keeps one bad bundle from looping.
+        quickDeaths = uptimeMs < healthyUptimeMs ? quickDeaths + 1 : 0;
+        const delayMs = Math.min(maxRestartDelayMs, restartDelayMs * 2 ** Math.max(0, quickDeaths - 1));
+        logger.error({ code, signal, uptimeMs, restarts, delayMs }, 'host exited, restarting');
+        setTimeout(start, delayMs);
       });
     };
     const forward = (signal: NodeJS.Signals): void => {
