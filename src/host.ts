@@ -2,6 +2,9 @@
 // Nothing here is global: a test can run two hosts in one process.
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
+import { AdminServer } from './admin/server.ts';
+import { randomAdminToken } from './admin/auth.ts';
+import { HostMetrics } from './admin/metrics.ts';
 import { ActivityLog } from './apps/activity.ts';
 import { Registry, type DeployedVersion } from './apps/registry.ts';
 import type { Config } from './config.ts';
@@ -25,12 +28,18 @@ export interface Host {
   readonly sessions: SessionManager;
   readonly deployer: Deployer;
   readonly activity: ActivityLog;
+  /** The port the admin listener is bound to; null when it is off (config.adminPort 0). */
+  readonly adminPort: number | null;
+  /** The admin token (config.adminToken or the random one logged at start); null when the admin listener is off. */
+  readonly adminToken: string | null;
   stop(): Promise<void>;
 }
 
 export interface HostHooks {
   /** V8 lost control of an isolate; the default logs and aborts the process (see cli.ts). */
   readonly onCatastrophic?: (version: DeployedVersion, message: string) => void;
+  /** Overrides config.adminPort, 0 = any free port (tests: config.adminPort 0 means off). */
+  readonly adminListenPort?: number;
 }
 
 const preludeEntry = path.join(import.meta.dirname, 'runtime', 'prelude', 'index.js');
@@ -90,8 +99,12 @@ export async function startHost(config: Config, logger: Logger, hooks: HostHooks
   const present = await watcher.start();
   await Promise.all(present.map((event) => deployer.handle(event)));
 
+  const metrics = new HostMetrics({ registry, sessions, activity });
   const observer: RequestObserver = {
-    requestDone: (version, status, ms) => version.recordRequest(ms, status >= 500),
+    requestDone: (version, status, ms) => {
+      version.recordRequest(ms, status >= 500);
+      metrics.requestDone(version, status, ms);
+    },
   };
   const router = new Router({
     registry,
@@ -106,6 +119,16 @@ export async function startHost(config: Config, logger: Logger, hooks: HostHooks
   const port = await server.listen();
   logger.info({ port, host: config.host, webapps: config.webappsDir }, 'listening');
 
+  const adminListenPort = hooks.adminListenPort ?? (config.adminPort === 0 ? null : config.adminPort);
+  const adminToken = adminListenPort === null ? null : (config.adminToken ?? randomAdminToken());
+  const admin = adminToken === null ? null : new AdminServer({ host: config.adminHost, port: adminListenPort!, token: adminToken, registry, sessions, deployer, activity, metrics, logger });
+  const adminPort = admin === null ? null : await admin.listen();
+  if (admin !== null) {
+    const url = `http://${config.adminHost.includes(':') ? `[${config.adminHost}]` : config.adminHost}:${adminPort}/`;
+    if (config.adminToken === undefined) logger.info({ token: adminToken, url }, 'admin token');
+    else logger.info({ url }, 'admin listening');
+  }
+
   let stopping: Promise<void> | null = null;
   return {
     config,
@@ -114,8 +137,12 @@ export async function startHost(config: Config, logger: Logger, hooks: HostHooks
     sessions,
     deployer,
     activity,
+    adminPort,
+    adminToken,
     stop: () =>
       (stopping ??= (async () => {
+        await admin?.close();
+        metrics.close();
         await watcher.stop();
         await server.close(config.shutdownTimeoutMs);
         await deployer.stop(config.shutdownTimeoutMs);
