@@ -88,6 +88,8 @@ export async function startHost(config: Config, logger: Logger, hooks: HostHooks
       logger.fatal({ app: version.app.name, version: version.label, err: message }, 'isolate lost control, host must restart');
     }),
   });
+  // Before the first deploy, so the deploy counters see it.
+  const metrics = new HostMetrics({ registry, sessions, activity });
   const watcher = new BundleWatcher({
     dir: config.webappsDir,
     settleMs: config.settleMs,
@@ -99,7 +101,6 @@ export async function startHost(config: Config, logger: Logger, hooks: HostHooks
   const present = await watcher.start();
   await Promise.all(present.map((event) => deployer.handle(event)));
 
-  const metrics = new HostMetrics({ registry, sessions, activity });
   const observer: RequestObserver = {
     requestDone: (version, status, ms) => {
       version.recordRequest(ms, status >= 500);
