@@ -24,6 +24,9 @@ export interface LoadResult {
   readonly latencyP50Ms: number;
   readonly latencyP99Ms: number;
   readonly latencyMaxMs: number;
+  readonly latencyMeanMs: number;
+  /** autocannon's own whole-millisecond figures, a cross-check of ours. */
+  readonly autocannonLatencyMs: { readonly p50: number; readonly p99: number; readonly mean: number };
   readonly ok2xx: number;
   readonly non2xx: number;
   readonly errors: number;
@@ -49,4 +52,16 @@ export function runLoad(spec: LoadSpec, cpu: number | null): Promise<LoadResult>
       }
     });
   });
+}
+
+/**
+ * With `connections` busy connections, the mean latency cannot exceed connections / throughput
+ * (Little's law). A mean far above that means requests and responses were mis-paired (the client
+ * reconnected mid-run); the latency figures are then wrong, and this says so.
+ */
+export function latencySuspicion(result: LoadResult, connections: number): string | null {
+  if (result.requestsPerSecond <= 0) return null;
+  const boundMs = (connections * 1000) / result.requestsPerSecond;
+  if (result.latencyMeanMs <= boundMs * 1.5 + 0.5) return null;
+  return `latency suspect: mean ${result.latencyMeanMs.toFixed(2)} ms, but ${connections} connections at ${Math.round(result.requestsPerSecond)} req/s allow at most ${boundMs.toFixed(2)} ms (did the server close connections?)`;
 }

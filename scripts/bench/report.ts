@@ -6,6 +6,8 @@ import type { MemoryScale } from './memory-scale.ts';
 export interface ThroughputResult extends LoadResult {
   /** RSS of the server's process tree right after the measured run, MB. */
   readonly rssMb: number;
+  /** The same, per process of the tree, root first (tandem: supervisor, then host). */
+  readonly rssPerProcessMb: readonly number[];
   readonly detail: string;
   readonly check: string;
 }
@@ -62,7 +64,10 @@ export function formatReport(report: BenchReport): string {
   if (rows.length > 0) {
     out.push(table(['contender', 'req/s', `vs ${meta.baseline}`, 'p50 ms', 'p99 ms', 'p99 Δ ms', 'non-2xx', 'errors', 'RSS MB'], rows, ['l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r']));
     out.push('');
-    for (const [name, r] of Object.entries(report.throughput)) out.push(`  ${name}: ${r.detail}${r.check === '' ? '' : `; check: ${r.check}`}`);
+    for (const [name, r] of Object.entries(report.throughput)) {
+      const split = r.rssPerProcessMb.length > 1 ? `; RSS by process ${r.rssPerProcessMb.map((m) => m.toFixed(1)).join(' + ')} MB` : '';
+      out.push(`  ${name}: ${r.detail}${r.check === '' ? '' : `; check: ${r.check}`}${split}`);
+    }
     out.push('');
   }
   for (const [name, reason] of Object.entries(report.skipped)) out.push(`skipped ${name}: ${reason}`);

@@ -45,10 +45,10 @@ import { tandemNoSession, tandemSession, tandemTwoVersions } from './contenders/
 import { tomcat } from './contenders/tomcat.ts';
 import { workerd } from './contenders/workerd.ts';
 import { measureTandemDeployLatency } from './deploy-latency.ts';
-import { runLoad } from './load.ts';
+import { latencySuspicion, runLoad } from './load.ts';
 import { measureMemoryScale, type MemoryScale } from './memory-scale.ts';
 import { formatComparison, formatReport, type BenchReport, type ThroughputResult } from './report.ts';
-import { detectPinning, treeRssMb } from './server-process.ts';
+import { detectPinning, treeRss } from './server-process.ts';
 
 const contenders: readonly Contender[] = [nodeHttp, tandemNoSession, tandemSession, tandemTwoVersions, workerd, tomcat];
 const phases = ['tandem-deploy', 'tandem-memory'] as const;
@@ -143,9 +143,12 @@ async function main(): Promise<number> {
           log(`${contender.name}: warm-up ${warmupSeconds} s, then ${options.durationSeconds} s measured`);
           await runLoad({ ...load, durationSeconds: warmupSeconds }, pinning.loadCpu);
           const result = await runLoad({ ...load, durationSeconds: options.durationSeconds }, pinning.loadCpu);
-          const rssMb = await treeRssMb(target.server.pid);
-          const check = target.verify === undefined ? '' : await target.verify();
-          throughput[contender.name] = { ...result, rssMb, detail: target.detail, check };
+          const rss = await treeRss(target.server.pid);
+          const rssMb = rss.totalMb;
+          const verified = target.verify === undefined ? '' : await target.verify();
+          const suspicion = latencySuspicion(result, options.connections);
+          const check = suspicion === null ? verified : `${verified}${verified === '' ? '' : '; '}${suspicion}`;
+          throughput[contender.name] = { ...result, rssMb, rssPerProcessMb: rss.perProcessMb, detail: target.detail, check };
           log(`${contender.name}: ${Math.round(result.requestsPerSecond)} req/s, p99 ${result.latencyP99Ms} ms, RSS ${rssMb.toFixed(1)} MB`);
           if (target.deployLatency !== undefined) {
             const tries = options.quick ? 2 : 5;

@@ -159,17 +159,21 @@ export async function processTree(root: number): Promise<number[]> {
   return tree;
 }
 
-/** Sum of VmRSS over the process tree, in MB (1 MB = 1024 kB as /proc counts). */
-export async function treeRssMb(root: number): Promise<number> {
-  let kb = 0;
+/** VmRSS of the process tree in MB (1 MB = 1024 kB as /proc counts): the sum, and each process's, root first. */
+export async function treeRss(root: number): Promise<{ totalMb: number; perProcessMb: number[] }> {
+  const perProcessMb: number[] = [];
   for (const pid of await processTree(root)) {
     try {
       const status = await readFile(`/proc/${pid}/status`, 'utf8');
       const match = /^VmRSS:\s+(\d+) kB/m.exec(status);
-      if (match !== null) kb += Number(match[1]);
+      if (match !== null) perProcessMb.push(Number(match[1]) / 1024);
     } catch {
       // Gone between the listing and the read.
     }
   }
-  return kb / 1024;
+  return { totalMb: perProcessMb.reduce((a, b) => a + b, 0), perProcessMb };
+}
+
+export async function treeRssMb(root: number): Promise<number> {
+  return (await treeRss(root)).totalMb;
 }

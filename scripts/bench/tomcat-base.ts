@@ -1,15 +1,20 @@
 // Tomcat 10 from Debian, run from a private CATALINA_BASE so nothing of the system install is used
 // or changed except its binaries.
 //
-// Where Debian (bookworm, package tomcat10 10.1.x) puts things, checked on this machine:
-//   /usr/share/tomcat10            CATALINA_HOME: bin/catalina.sh, bin/setclasspath.sh, lib/*.jar
-//                                  (package tomcat10-common)
-//   /usr/share/tomcat10/etc        the pristine default conf files the package installs from
-//   /etc/tomcat10                  the system's live conf (server.xml, web.xml, context.xml, ...)
-//   /var/lib/tomcat10              the system CATALINA_BASE (webapps/ROOT, conf -> /etc/tomcat10)
-//   tomcat10.service               systemd unit; not started here (no systemd in a container), and
-//                                  we never use it: our base has its own port
-// Java comes in as a dependency (default-jre-headless); a JDK's `jar` is not needed (zip.ts).
+// Where Debian (bookworm, tomcat10 10.1.x) puts things, each checked on this machine after
+// `apt-get install tomcat10`:
+//   /usr/share/tomcat10/bin        catalina.sh (its `run` execs java), setclasspath.sh, version.sh
+//                                  (package tomcat10-common; CATALINA_HOME=/usr/share/tomcat10)
+//   /usr/share/tomcat10/lib        the Tomcat jars (links into /usr/share/java, libtomcat10-java)
+//   /usr/share/tomcat10/etc        the pristine conf files the package installs from (tomcat10)
+//   /etc/tomcat10                  the system's live conf: server.xml, web.xml, context.xml,
+//                                  catalina.properties, logging.properties, Catalina/, policy.d/
+//   /var/lib/tomcat10              the system CATALINA_BASE: conf -> /etc/tomcat10,
+//                                  logs -> /var/log/tomcat10, work -> /var/cache/tomcat10, webapps/
+//   /lib/systemd/system/tomcat10.service  never started here (no systemd in a container); we do
+//                                  not use it: our base has its own port
+// Java: tomcat10-common depends on default-jre-headless | java11-runtime-headless (OpenJDK 17 here).
+// A JDK's `jar` is not needed: zip.ts writes the WARs.
 import { spawnSync } from 'node:child_process';
 import { access, copyFile, mkdir, readdir, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -77,6 +82,11 @@ export async function makeCatalinaBase(dir: string, confSource: string, port: nu
  * The Host keeps Tomcat's defaults that matter here: autoDeploy="true", checked by the Engine's
  * background processor every backgroundProcessorDelay = 10 s (not changed, so deploy latency is
  * what a stock Tomcat gives).
+ * One change from stock: maxKeepAliveRequests="-1". Tomcat's default 100 closes every keep-alive
+ * connection after 100 requests; autocannon then keeps the request it had already written on the
+ * closing socket in its queue and pairs every later response with the request before it, which
+ * inflated Tomcat's p50 from ~0.3 ms to ~10 ms in our runs. node:http, workerd and tandem keep
+ * connections open without a request limit, so this also makes the comparison like for like.
  */
 function serverXml(port: number): string {
   return `<?xml version="1.0" encoding="UTF-8"?>
@@ -84,7 +94,7 @@ function serverXml(port: number): string {
   <Listener className="org.apache.catalina.core.JreMemoryLeakPreventionListener" />
   <Listener className="org.apache.catalina.core.ThreadLocalLeakPreventionListener" />
   <Service name="Catalina">
-    <Connector address="127.0.0.1" port="${port}" protocol="HTTP/1.1" connectionTimeout="20000" />
+    <Connector address="127.0.0.1" port="${port}" protocol="HTTP/1.1" connectionTimeout="20000" maxKeepAliveRequests="-1" />
     <Engine name="Catalina" defaultHost="localhost">
       <Host name="localhost" appBase="webapps" unpackWARs="true" autoDeploy="true" />
     </Engine>
