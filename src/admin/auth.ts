@@ -85,13 +85,15 @@ export class AdminAuth {
 
 /**
  * True when the browser says the request comes from another site: Sec-Fetch-Site other than
- * same-origin/none, or an Origin whose host is not the one the request was sent to.
+ * same-origin/none, or (without Sec-Fetch-Site) an Origin whose host is not the one the request was sent to.
  * Requests without either header (curl, old browsers) pass: the cookie is SameSite=Strict and
  * cookie POSTs also need the CSRF token.
  */
 export function isCrossSite(req: IncomingMessage): boolean {
+  // Sec-Fetch-Site is set by the browser alone and is the clearer signal: trust it when present
+  // (Origin can be "null" on a same-origin form POST under some referrer policies).
   const site = req.headers['sec-fetch-site'];
-  if (site !== undefined && site !== 'same-origin' && site !== 'none') return true;
+  if (site !== undefined) return site !== 'same-origin' && site !== 'none';
   const origin = req.headers.origin;
   if (origin === undefined) return false;
   let host: string;

@@ -92,24 +92,27 @@
     r.sessions = el('td', { class: 'num', 'data-field': 'sessions' });
     r.requests = el('td', { class: 'num', 'data-field': 'requests' });
     r.errors = el('td', { class: 'num', 'data-field': 'errors' });
-    r.p50 = el('td', { class: 'num', 'data-field': 'p50' });
-    r.p99 = el('td', { class: 'num', 'data-field': 'p99' });
+    r.p50 = el('span', { 'data-field': 'p50' });
+    r.p99 = el('span', { 'data-field': 'p99' });
     r.barFill = el('span');
     r.bar = el('div', { class: 'bar' }, r.barFill);
     r.heapText = el('span', { class: 'heap-text', 'data-field': 'heap' });
     r.loaded = el('td', { 'data-field': 'loaded' });
     r.source = el('code', { class: 'source', 'data-field': 'source' });
     r.toggle = actionButton('Disable', 'disable');
-    r.expire = actionButton('Expire sessions', 'expire-sessions');
+    r.expire = actionButton('Expire', 'expire-sessions');
+    r.expire.title = 'Expire all sessions of this version';
     r.redeploy = actionButton('Redeploy', 'redeploy');
+    r.redeploy.title = 'Load the bundle again in a fresh isolate';
     r.undeploy = actionButton('Undeploy', 'undeploy', 'danger');
+    r.undeploy.title = 'Unload this version and move its bundle to the retired folder';
     r.tr = el('tr', { 'data-app': appName, 'data-version': key },
-      el('td', {}, r.label, r.badge),
+      el('td', {}, el('div', {}, r.label, r.badge), r.source),
       el('td', {}, r.state, r.error),
-      r.sessions, r.requests, r.errors, r.p50, r.p99,
+      r.sessions, r.requests, r.errors,
+      el('td', { class: 'num latency' }, r.p50, el('span', { class: 'sep' }, ' / '), r.p99),
       el('td', {}, el('div', { class: 'heap' }, r.bar, r.heapText)),
       r.loaded,
-      el('td', {}, r.source),
       el('td', {}, el('div', { class: 'actions' }, r.toggle, r.expire, r.redeploy, r.undeploy)));
     const act = async (button, action, what, confirmText) => {
       if (confirmText && !window.confirm(confirmText)) return;
@@ -168,8 +171,8 @@
     c.path = el('code', { class: 'app-path' });
     c.target = el('span', { class: 'app-target' });
     c.tbody = el('tbody');
-    const head = ['Version', 'State', 'Sessions', 'Requests', 'Errors', 'p50', 'p99', 'Heap', 'Loaded', 'Bundle', ''];
-    const numeric = new Set(['Sessions', 'Requests', 'Errors', 'p50', 'p99']);
+    const head = ['Version · bundle', 'State', 'Sessions', 'Requests', 'Errors', 'p50 / p99', 'Isolate heap', 'Loaded', ''];
+    const numeric = new Set(['Sessions', 'Requests', 'Errors', 'p50 / p99']);
     c.root = el('article', { class: 'app', 'data-app': app.name },
       el('div', { class: 'app-head' }, el('span', { class: 'app-name' }, app.name), c.path, c.target),
       el('div', { class: 'table-wrap' }, el('table', {},
