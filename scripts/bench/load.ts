@@ -36,10 +36,11 @@ export interface LoadResult {
 
 const clientPath = path.join(import.meta.dirname, 'load-client.mjs');
 
-export function runLoad(spec: LoadSpec, cpu: number | null): Promise<LoadResult> {
+/** `signal` ends the load generator early (Ctrl-C of the bench). */
+export function runLoad(spec: LoadSpec, cpu: number | null, signal?: AbortSignal): Promise<LoadResult> {
   const [command, args] = pinned(cpu, process.execPath, [clientPath, JSON.stringify(spec)]);
   return new Promise((resolve, reject) => {
-    execFile(command, args, { timeout: (spec.durationSeconds + 30) * 1000, maxBuffer: 1 << 20 }, (err, stdout, stderr) => {
+    execFile(command, args, { timeout: (spec.durationSeconds + 30) * 1000, maxBuffer: 1 << 20, ...(signal === undefined ? {} : { signal }) }, (err, stdout, stderr) => {
       if (err !== null) {
         reject(new Error(`load generator failed against ${spec.url}: ${err.message}\n${stderr}`));
         return;

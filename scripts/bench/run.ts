@@ -115,8 +115,10 @@ async function main(): Promise<number> {
 
   // Ctrl-C stops the server being measured instead of leaving it behind.
   const running = new Set<() => Promise<void>>();
+  const interrupted = new AbortController();
   const interrupt = (): void => {
     log('interrupted: stopping servers');
+    interrupted.abort();
     void Promise.allSettled([...running].map((stop) => stop())).then(() => rm(tmpRoot, { recursive: true, force: true }).finally(() => process.exit(130)));
   };
   process.once('SIGINT', interrupt);
@@ -141,8 +143,8 @@ async function main(): Promise<number> {
           const warmupSeconds = options.quick ? Math.max(1, Math.round(target.warmupSeconds / 3)) : target.warmupSeconds;
           const load = { url: target.url, connections: options.connections, ...(target.requests === undefined ? {} : { requests: target.requests }) };
           log(`${contender.name}: warm-up ${warmupSeconds} s, then ${options.durationSeconds} s measured`);
-          await runLoad({ ...load, durationSeconds: warmupSeconds }, pinning.loadCpu);
-          const result = await runLoad({ ...load, durationSeconds: options.durationSeconds }, pinning.loadCpu);
+          await runLoad({ ...load, durationSeconds: warmupSeconds }, pinning.loadCpu, interrupted.signal);
+          const result = await runLoad({ ...load, durationSeconds: options.durationSeconds }, pinning.loadCpu, interrupted.signal);
           const rss = await treeRss(target.server.pid);
           const rssMb = rss.totalMb;
           const verified = target.verify === undefined ? '' : await target.verify();

@@ -1,0 +1,124 @@
+// Unit tests of the bench harness's own logic (the contenders themselves are exercised by running
+// the bench). Run: node --no-node-snapshot --test scripts/bench/test/harness.test.ts
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import yauzl from 'yauzl';
+import { percentile, summarize } from '../contender.ts';
+import { latencySuspicion, type LoadResult } from '../load.ts';
+import { formatComparison, formatReport, type BenchReport, type ThroughputResult } from '../report.ts';
+import { ServerProcess, treeRss } from '../server-process.ts';
+import { zip } from '../zip.ts';
+
+function unzip(buffer: Buffer): Promise<Map<string, string>> {
+  return new Promise((resolve, reject) => {
+    yauzl.fromBuffer(buffer, { lazyEntries: true }, (err, file) => {
+      if (err !== null) return reject(err);
+      const entries = new Map<string, string>();
+      file.on('entry', (entry: yauzl.Entry) => {
+        file.openReadStream(entry, (streamErr, stream) => {
+          if (streamErr !== null) return reject(streamErr);
+          const chunks: Buffer[] = [];
+          stream.on('data', (c: Buffer) => chunks.push(c));
+          stream.on('end', () => {
+            entries.set(entry.fileName, Buffer.concat(chunks).toString('utf8'));
+            file.readEntry();
+          });
+        });
+      });
+      file.on('end', () => resolve(entries));
+      file.on('error', reject);
+      file.readEntry();
+    });
+  });
+}
+
+const load = (rps: number, meanMs: number): LoadResult => ({
+  requestsPerSecond: rps,
+  totalRequests: rps * 10,
+  latencyP50Ms: meanMs,
+  latencyP99Ms: meanMs * 3,
+  latencyMaxMs: meanMs * 10,
+  latencyMeanMs: meanMs,
+  autocannonLatencyMs: { p50: Math.floor(meanMs), p99: Math.floor(meanMs * 3), mean: meanMs },
+  ok2xx: rps * 10,
+  non2xx: 0,
+  errors: 0,
+  timeouts: 0,
+  durationSeconds: 10,
+});
+
+const row = (rps: number, p99: number): ThroughputResult => ({ ...load(rps, p99 / 3), rssMb: 80, rssPerProcessMb: [50, 30], detail: 'd', check: '' });
+
+function report(throughput: Record<string, ThroughputResult>): BenchReport {
+  return {
+    meta: { date: '2026-01-01T00:00:00Z', node: 'v24', cpus: 2, pinning: 'pinned', durationSeconds: 10, connections: 32, quick: false, baseline: 'node-http' },
+    throughput,
+    skipped: { workerd: 'not installed' },
+    failed: {},
+    deployLatency: { tandem: summarize([100, 120, 300], 'n') },
+    memoryScale: { emptyRssMb: 100, points: [{ versions: 10, rssMb: 125, mbPerVersion: 2.5, deployAllMs: 300 }] },
+  };
+}
+
+describe('bench harness', () => {
+  it('writes WARs that a ZIP reader unpacks to the same files', async () => {
+    const jsp = '<%@ page session="false" %>Hello from 001 é';
+    const entries = await unzip(zip([{ name: 'index.jsp', content: jsp }, { name: 'WEB-INF/x.txt', content: Buffer.from('x') }]));
+    assert.deepEqual([...entries], [['index.jsp', jsp], ['WEB-INF/x.txt', 'x']]);
+  });
+
+  it('takes nearest-rank percentiles', () => {
+    const samples = [5, 1, 4, 2, 3, 10, 9, 8, 7, 6];
+    assert.equal(percentile(samples, 50), 5);
+    assert.equal(percentile(samples, 95), 10);
+    assert.equal(percentile([42], 99), 42);
+    assert.ok(Number.isNaN(percentile([], 50)));
+  });
+
+  it("flags latencies that break Little's law and accepts those that keep it", () => {
+    // 32 connections at 16,000 req/s: the mean cannot be above 2 ms.
+    assert.equal(latencySuspicion(load(16_000, 1.9), 32), null);
+    assert.match(latencySuspicion(load(16_000, 10), 32) ?? '', /latency suspect: mean 10\.00 ms.*at most 2\.00 ms/);
+  });
+
+  it('reports ratios and p99 deltas against the baseline, skipped contenders and the other phases', () => {
+    const text = formatReport(report({ 'node-http': row(40_000, 3), 'tandem-session': row(10_000, 9) }));
+    assert.match(text, /tandem-session\s+10,000\s+0\.25x\s+[\d.]+\s+9\.00\s+\+6\.00/);
+    assert.match(text, /skipped workerd: not installed/);
+    assert.match(text, /tandem\s+3\s+120\.0\s+300\.0/);
+    assert.match(text, /10\s+125\.0\s+2\.50/);
+    assert.match(text, /RSS by process 50\.0 \+ 30\.0 MB/);
+  });
+
+  it('prints the change against an earlier run', () => {
+    const text = formatComparison(report({ 'node-http': row(44_000, 2) }), report({ 'node-http': row(40_000, 3) }));
+    assert.match(text, /node-http\s+40,000 → 44,000\s+\+10\.0%\s+3\.00 → 2\.00\s+-1\.00/);
+  });
+
+  it('reads the RSS of a process tree, waits for a line and stops the tree', async () => {
+    const script = "const c = require('node:child_process').spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' }); console.log('child ' + c.pid); setInterval(() => {}, 1000);";
+    const server = new ServerProcess({ label: 'tree', command: process.execPath, args: ['-e', script], cpu: null });
+    try {
+      const line = await server.waitForLine((l) => l.startsWith('child '), 10_000, 'the child pid');
+      const childPid = Number(line.slice(6));
+      const rss = await treeRss(server.pid);
+      assert.equal(rss.perProcessMb.length, 2);
+      assert.ok(rss.totalMb > 10, `two node processes should use more than 10 MB, got ${rss.totalMb}`);
+      await server.stop(2_000);
+      await assert.rejects(server.waitForLine(() => false, 1_000, 'x'), /exited/);
+      // The grandchild was signalled too: poll until it is gone.
+      const deadline = Date.now() + 5_000;
+      for (;;) {
+        try {
+          process.kill(childPid, 0);
+        } catch {
+          break;
+        }
+        assert.ok(Date.now() < deadline, `child ${childPid} still alive after stop()`);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    } finally {
+      await server.stop(1_000);
+    }
+  });
+});
