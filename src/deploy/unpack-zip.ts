@@ -4,12 +4,13 @@
 // silently turned into "/".
 
 import { createWriteStream } from 'node:fs';
-import { mkdir, symlink } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import yauzl from 'yauzl';
 import type { ArchiveEntry, ArchiveEntryKind, ArchiveLimits } from './archive-entries.ts';
-import { ArchiveLimitExceeded } from './archive-entries.ts';
+import { ArchiveLimitExceeded, placedSegments } from './archive-entries.ts';
+import { createLinks } from './archive-links.ts';
 
 export interface ListedZip {
   readonly entries: readonly ArchiveEntry[];
@@ -59,24 +60,17 @@ export async function listZip(zip: yauzl.ZipFile, limits: ArchiveLimits): Promis
 
 /** Writes the checked entries below `dir`; links last, so no file is ever written through one. */
 export async function extractZip(zip: yauzl.ZipFile, dir: string, listed: ListedZip, stripPackage: boolean): Promise<void> {
-  const links: [target: string, at: string][] = [];
   for (const [i, entry] of listed.entries.entries()) {
-    const segments = entry.path.split('/').filter((s) => s !== '' && s !== '.').slice(stripPackage ? 1 : 0);
-    const destination = path.join(dir, ...segments);
+    const destination = path.join(dir, ...placedSegments(entry.path, stripPackage));
     if (entry.kind === 'directory') {
       await mkdir(destination, { recursive: true });
-    } else if (entry.kind === 'symlink') {
-      links.push([entry.linkTarget!, destination]);
-    } else {
+    } else if (entry.kind === 'file') {
       await mkdir(path.dirname(destination), { recursive: true });
       // "wx": a duplicate name fails instead of overwriting (or following) what is already there.
       await pipeline(await zip.openReadStreamPromise(listed.raw[i]!), createWriteStream(destination, { flags: 'wx' }));
     }
   }
-  for (const [target, at] of links) {
-    await mkdir(path.dirname(at), { recursive: true });
-    await symlink(target, at);
-  }
+  await createLinks(dir, listed.entries, stripPackage);
 }
 
 function nameOf(entry: yauzl.Entry): string {
