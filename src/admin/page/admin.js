@@ -97,7 +97,7 @@
     r.barFill = el('span');
     r.bar = el('div', { class: 'bar' }, r.barFill);
     r.heapText = el('span', { class: 'heap-text', 'data-field': 'heap' });
-    r.loaded = el('td', { 'data-field': 'loaded' });
+    r.loaded = el('span', { 'data-field': 'loaded' });
     r.source = el('code', { class: 'source', 'data-field': 'source' });
     r.toggle = actionButton('Disable', 'disable');
     r.expire = actionButton('Expire', 'expire-sessions');
@@ -107,12 +107,11 @@
     r.undeploy = actionButton('Undeploy', 'undeploy', 'danger');
     r.undeploy.title = 'Unload this version and move its bundle to the retired folder';
     r.tr = el('tr', { 'data-app': appName, 'data-version': key },
-      el('td', {}, el('div', {}, r.label, r.badge), r.source),
+      el('td', {}, el('div', {}, r.label, r.badge), el('div', { class: 'meta' }, r.source, el('span', { class: 'sep' }, ' · '), r.loaded)),
       el('td', {}, r.state, r.error),
       r.sessions, r.requests, r.errors,
       el('td', { class: 'num latency' }, r.p50, el('span', { class: 'sep' }, ' / '), r.p99),
       el('td', {}, el('div', { class: 'heap' }, r.bar, r.heapText)),
-      r.loaded,
       el('td', {}, el('div', { class: 'actions' }, r.toggle, r.expire, r.redeploy, r.undeploy)));
     const act = async (button, action, what, confirmText) => {
       if (confirmText && !window.confirm(confirmText)) return;
@@ -143,6 +142,7 @@
     setText(r.state, v.state);
     r.state.setAttribute('data-state', v.state);
     setText(r.error, v.error === null ? '' : v.error);
+    r.error.title = v.error === null ? '' : v.error;
     setText(r.sessions, fmtInt(v.sessions));
     setText(r.requests, fmtInt(v.requests));
     setText(r.errors, fmtInt(v.errors));
@@ -159,7 +159,7 @@
       r.bar.classList.toggle('high', ratio > 0.8);
       setText(r.heapText, `${fmtMb(v.heapUsedBytes)} / ${fmtMb(v.heapLimitBytes)} MB`);
     }
-    setText(r.loaded, fmtAgo(v.loadedAt, now));
+    setText(r.loaded, v.loadedAt === null ? 'not loaded' : `loaded ${fmtAgo(v.loadedAt, now)}`);
     r.loaded.title = v.loadedAt === null ? '' : new Date(v.loadedAt).toISOString();
     setText(r.source, v.source);
     setText(r.toggle, v.disabled ? 'Enable' : 'Disable');
@@ -171,7 +171,7 @@
     c.path = el('code', { class: 'app-path' });
     c.target = el('span', { class: 'app-target' });
     c.tbody = el('tbody');
-    const head = ['Version · bundle', 'State', 'Sessions', 'Requests', 'Errors', 'p50 / p99', 'Isolate heap', 'Loaded', ''];
+    const head = ['Version', 'State', 'Sessions', 'Requests', 'Errors', 'p50 / p99', 'Isolate heap', ''];
     const numeric = new Set(['Sessions', 'Requests', 'Errors', 'p50 / p99']);
     c.root = el('article', { class: 'app', 'data-app': app.name },
       el('div', { class: 'app-head' }, el('span', { class: 'app-name' }, app.name), c.path, c.target),
@@ -237,7 +237,7 @@
     const li = el('li', { 'data-seq': e.seq },
       el('time', { datetime: new Date(e.at).toISOString() }, fmtTime(e.at)),
       el('div', { class: 'what' }, el('span', { class: 'kind', 'data-kind': e.kind }, e.kind), el('span', { class: 'subject' }, subject)),
-      el('div', { class: 'msg' }, e.message));
+      el('div', { class: 'msg', title: e.message }, e.message));
     const list = $('events');
     if (atTop) list.prepend(li); else list.append(li);
     while (list.children.length > maxEvents) {
