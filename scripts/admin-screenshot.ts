@@ -106,7 +106,7 @@ async function photograph(host: Host, file: string): Promise<void> {
     await page.fill('#token', token);
     await Promise.all([page.waitForURL(`${base}/`), page.click('button[type="submit"]')]);
     await page.waitForSelector('tr[data-app="reports#api"][data-version="3.2.0"]');
-    await page.waitForFunction(() => document.getElementById('conn')?.getAttribute('data-state') === 'live');
+    await page.locator('#conn[data-state="live"]').waitFor();
     await mkdir(path.dirname(file), { recursive: true });
     await page.screenshot({ path: file, fullPage: true });
   } finally {

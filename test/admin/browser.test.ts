@@ -58,16 +58,14 @@ describe('admin page in a browser', () => {
     page.on('framenavigated', (frame) => {
       if (frame === page.mainFrame()) navigations++;
     });
-    await page.evaluate(() => {
-      (window as unknown as { stillTheSamePage: boolean }).stillTheSamePage = true;
-    });
+    await page.evaluate('globalThis.stillTheSamePage = true');
     await page.click(`${row('2.0.0')} button[data-action="disable"]`);
     await waitFor(async () => (await text(page, `${row('2.0.0')} [data-field="state"]`)) === 'disabled', 5000, '2.0.0 to show disabled');
     assert.equal(h.state('shop', '2.0.0'), 'disabled', 'the click reached the host');
     await waitFor(async () => await page.locator(`${row('1.0.0')} .badge`).isVisible(), 5000, '1.0.0 to be marked as taking new sessions');
     assert.equal(await page.locator(`${row('2.0.0')} button[data-action="enable"]`).count(), 1, 'the button now offers enable');
     assert.equal(navigations, 0, 'no navigation happened');
-    assert.equal(await page.evaluate(() => (window as unknown as { stillTheSamePage?: boolean }).stillTheSamePage), true, 'the page was not reloaded');
+    assert.equal(await page.evaluate('globalThis.stillTheSamePage'), true, 'the page was not reloaded');
     assert.ok(await page.locator('#events .kind[data-kind="disabled"]').count() >= 1, 'the activity log shows the disable');
 
     const screenshot = path.join(h.dir, 'admin-page.png');
