@@ -47,9 +47,13 @@ export class RedisServer {
     const child = this.#child;
     if (child === null || child.exitCode !== null) return;
     this.#child = null;
+    const exited = once(child, 'exit');
     child.kill('SIGCONT');
     child.kill('SIGTERM');
-    if (child.exitCode === null && child.signalCode === null) await once(child, 'exit');
+    // Redis refuses to shut down when it cannot save (its --dir is gone): then it is killed.
+    const refused = setTimeout(() => child.kill('SIGKILL'), 3_000);
+    await exited;
+    clearTimeout(refused);
   }
 
   /** Freezes the process: connections stay open but nothing answers (a hung server or a partition). */
