@@ -79,12 +79,12 @@ export class MemorySessionStore implements SessionStore {
     return this.#reload(id);
   }
 
-  create(record: SessionRecord): void {
+  create(record: SessionRecord, _ttlMs?: number): void {
     this.#active.set(record.id, record);
     this.#p?.journal.append(['c', record.id, record.app, record.version, record.createdAt, record.lastAccessAt, flatten(record.data)]);
   }
 
-  update(record: SessionRecord, change: SessionChange): void {
+  update(record: SessionRecord, change: SessionChange, _ttlMs?: number): void {
     const live = this.#live(record);
     if (live === undefined) return;
     const data = live.data;
@@ -93,7 +93,7 @@ export class MemorySessionStore implements SessionStore {
     this.#p?.journal.append(['u', live.id, live.lastAccessAt, change.set, change.del]);
   }
 
-  touch(record: SessionRecord): void {
+  touch(record: SessionRecord, _ttlMs?: number): void {
     // The record is the live object: lastAccessAt is already set. The journal gets it once per flush.
     if (this.#p === null) return;
     this.#touched.add(record);
