@@ -22,6 +22,8 @@ export interface BenchReport {
     readonly connections: number;
     readonly quick: boolean;
     readonly baseline: string;
+    /** How busy all cores were in the second before the run (percent): other work skews the numbers. */
+    readonly busyBeforePercent?: number;
   };
   readonly throughput: Record<string, ThroughputResult>;
   readonly skipped: Record<string, string>;
@@ -48,6 +50,8 @@ export function formatReport(report: BenchReport): string {
   const { meta } = report;
   out.push(`tandem bench, ${meta.date}, node ${meta.node}, ${meta.cpus} cpus, ${meta.pinning}`);
   out.push(`${meta.connections} connections, ${meta.durationSeconds} s measured per contender after warm-up${meta.quick ? ' (--quick)' : ''}`);
+  const busy = meta.busyBeforePercent ?? 0;
+  if (busy > 10) out.push(`WARNING: the cores were ${busy.toFixed(0)}% busy with other work just before the run; those processes compete with the servers, compare with care`);
   out.push('');
   const base = report.throughput[meta.baseline];
   const rows = Object.entries(report.throughput).map(([name, r]) => [

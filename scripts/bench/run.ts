@@ -33,6 +33,8 @@
 // that load; `p99 Δ ms` is p99 minus the baseline's p99; `non-2xx` and `errors` (errors plus
 // timeouts) must be 0 for a row to mean anything; `RSS MB` is the whole process tree after the
 // run (tandem's includes its supervisor process, about one extra node process).
+// A WARNING line under the header says the cores were busy with other work in the second before
+// the run (test suites, builds): those numbers are not comparable with a quiet run's.
 // --json FILE writes every number; --compare FILE prints the change against an earlier --json.
 // --quick: 2 s runs, 1 s warm-up (Tomcat 3 s), 5 tandem and 2 Tomcat deploy tries, memory 1/10.
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -125,6 +127,7 @@ async function main(): Promise<number> {
   process.once('SIGTERM', interrupt);
 
   const started = performance.now();
+  const busyBefore = await otherCpuUse(1_000);
   log(`bench: ${pinning.note}; temp dir ${tmpRoot}`);
   try {
     for (const contender of contenders) {
@@ -199,6 +202,7 @@ async function main(): Promise<number> {
       connections: options.connections,
       quick: options.quick,
       baseline: nodeHttp.name,
+      busyBeforePercent: busyBefore,
     },
     throughput,
     skipped,
@@ -213,6 +217,23 @@ async function main(): Promise<number> {
     log(`bench: wrote ${options.jsonFile}`);
   }
   return Object.keys(failed).length > 0 ? 1 : 0;
+}
+
+/** Percent of all cores busy over `ms` before the run starts: other work on the machine skews every number. */
+async function otherCpuUse(ms: number): Promise<number> {
+  const sample = async (): Promise<{ idle: number; total: number }> => {
+    const fields = (await readFile('/proc/stat', 'utf8')).split('\n')[0]?.trim().split(/\s+/).slice(1).map(Number) ?? [];
+    // user nice system idle iowait irq softirq steal: idle + iowait are idle time
+    return { idle: (fields[3] ?? 0) + (fields[4] ?? 0), total: fields.slice(0, 8).reduce((a, b) => a + b, 0) };
+  };
+  try {
+    const a = await sample();
+    await new Promise((resolve) => setTimeout(resolve, ms));
+    const b = await sample();
+    return b.total === a.total ? 0 : 100 * (1 - (b.idle - a.idle) / (b.total - a.total));
+  } catch {
+    return Number.NaN; // no /proc/stat: not Linux
+  }
 }
 
 try {
