@@ -7,7 +7,6 @@ export interface BenchContext {
   /** A temp dir for this run; every contender makes its own folder inside and run.ts removes it. */
   readonly tmpRoot: string;
   readonly repoRoot: string;
-  readonly quick: boolean;
   /** Progress lines on stderr, so stdout stays the report. */
   readonly log: (line: string) => void;
 }

@@ -13,8 +13,7 @@ export async function measureTandemDeployLatency(ctx: BenchContext, tries: numbe
     const samples: number[] = [];
     for (let i = 1; i <= tries; i++) {
       const version = `1.0.${i}`;
-      const started = performance.now();
-      await host.deployHelloFolder('lat', version);
+      const started = await host.deployHelloFolder('lat', version);
       await waitForBody(`${host.origin}/lat/`, `Hello from ${version}`, { intervalMs: 5, timeoutMs: 15_000, abort: host.exitReason, what: `tandem to serve lat##${version}` });
       samples.push(performance.now() - started);
     }

@@ -108,7 +108,7 @@ async function main(): Promise<number> {
   const before = options.compareFile === null ? null : (JSON.parse(await readFile(options.compareFile, 'utf8')) as BenchReport);
   const pinning = detectPinning();
   const tmpRoot = await mkdtemp(path.join(tmpdir(), 'tandem-bench-'));
-  const ctx: BenchContext = { pinning, tmpRoot, repoRoot: path.resolve(import.meta.dirname, '..', '..'), quick: options.quick, log };
+  const ctx: BenchContext = { pinning, tmpRoot, repoRoot: path.resolve(import.meta.dirname, '..', '..'), log };
   const throughput: Record<string, ThroughputResult> = {};
   const skipped: Record<string, string> = {};
   const failed: Record<string, string> = {};

@@ -16,8 +16,8 @@ export interface TandemHost {
   readonly webapps: string;
   /** Copies the hello app to `<name>##<version>.mjs` elsewhere, then renames it into webapps (atomic drop). */
   readonly deployHello: (name: string, version: string) => Promise<void>;
-  /** Writes `<name>##<version>/index.mjs` elsewhere, then renames the folder into webapps. */
-  readonly deployHelloFolder: (name: string, version: string) => Promise<void>;
+  /** Writes `<name>##<version>/index.mjs` elsewhere, then renames the folder into webapps; resolves to performance.now() at the rename. */
+  readonly deployHelloFolder: (name: string, version: string) => Promise<number>;
   /** Why we gave up waiting: the process exited. null while it runs. */
   readonly exitReason: () => string | null;
   readonly stop: () => Promise<void>;
@@ -70,7 +70,9 @@ export async function startTandem(ctx: BenchContext, label: string, initial: Rea
       const temp = stagingPath();
       await mkdir(temp);
       await copyFile(helloAppSource, path.join(temp, 'index.mjs'));
+      const renamedAt = performance.now();
       await rename(temp, path.join(webapps, `${name}##${version}`));
+      return renamedAt;
     },
     exitReason: () => (server.hasExited ? `tandem exited; last output:\n${server.tail()}` : null),
     stop: () => server.stop(),
