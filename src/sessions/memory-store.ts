@@ -9,6 +9,7 @@ import { PassiveFiles } from './passive-files.ts';
 import { SessionJournal, type FlushStats } from './session-journal.ts';
 import type { SessionChange, SessionRecord, SessionStore } from './store.ts';
 import path from 'node:path';
+import { performance } from 'node:perf_hooks';
 
 export interface PersistenceOptions {
   /** `<stateDir>/sessions`. */
@@ -17,6 +18,8 @@ export interface PersistenceOptions {
   /** Sessions kept in memory with their data; 0 = all. */
   readonly maxActive?: number;
   readonly flushEveryMs?: number;
+  /** Event-loop time one flush may spend writing sessions out (~0.1 ms each); the rest go on the next flushes. */
+  readonly passivateMsPerFlush?: number;
   readonly compactFactor?: number;
   readonly compactMinBytes?: number;
 }
@@ -34,6 +37,7 @@ interface Persistence {
   readonly files: PassiveFiles;
   readonly logger: Logger;
   readonly timer: NodeJS.Timeout;
+  readonly passivateMs: number;
 }
 
 export class MemorySessionStore implements SessionStore {
@@ -56,7 +60,7 @@ export class MemorySessionStore implements SessionStore {
     const files = new PassiveFiles(path.join(persistence.dir, 'passive'));
     const timer = setInterval(() => this.#tick(), persistence.flushEveryMs ?? 200);
     timer.unref();
-    this.#p = { journal, files, logger: persistence.logger, timer };
+    this.#p = { journal, files, logger: persistence.logger, timer, passivateMs: persistence.passivateMsPerFlush ?? 50 };
     for (const id of files.ids()) if (!this.#passive.has(id)) files.remove(id); // orphans of a crash mid-passivation
     if (journal.damaged) journal.compact(this.#liveOps());
   }
@@ -170,6 +174,13 @@ export class MemorySessionStore implements SessionStore {
     return stats;
   }
 
+  /** Writes a snapshot of every session now and starts a fresh journal (the timer does this when the journal outgrows the data). */
+  compact(): FlushStats {
+    if (this.#p === null) return { bytes: 0, ms: 0 };
+    this.#passivateExcess(this.#p);
+    return this.#p.journal.compact(this.#liveOps());
+  }
+
   close(): void {
     const p = this.#p;
     if (p === null) return;
@@ -215,8 +226,9 @@ export class MemorySessionStore implements SessionStore {
     if (this.#maxActive === 0) return;
     let excess = this.#active.size - this.#maxActive;
     if (excess <= 0) return;
+    const deadline = performance.now() + p.passivateMs;
     for (const record of this.#active.values()) {
-      if (excess-- <= 0) break;
+      if (excess-- <= 0 || performance.now() > deadline) break;
       p.files.write(record.id, record.data);
       p.journal.append(['p', record.id, record.app, record.version, record.createdAt, record.lastAccessAt]);
       this.#active.delete(record.id);

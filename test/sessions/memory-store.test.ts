@@ -168,7 +168,8 @@ describe('embedded session store', () => {
     const hot = all[3]!;
     hot.lastAccessAt = Date.now();
     a.touch(hot, 60_000); // recently used: stays in memory
-    a.flush();
+    let flushes = 0;
+    while (a.activeCount > 100 && flushes++ < 100) a.flush(); // each flush writes out what its time budget allows
     assert.equal(a.activeCount, 100);
     assert.equal(a.passiveCount, 900);
     assert.equal(readdirSync(path.join(dir, 'passive')).length, 900);
@@ -185,7 +186,8 @@ describe('embedded session store', () => {
       assert.deepEqual(Object.fromEntries(got.data), Object.fromEntries(r.data));
       assert.equal(got.version, all.indexOf(r) % 2 === 0 ? '1' : '3');
     }
-    b.flush();
+    flushes = 0;
+    while (b.activeCount > 100 && flushes++ < 100) b.flush();
     assert.equal(b.activeCount, 100);
     assert.equal(readdirSync(path.join(dir, 'passive')).length, 900, 'reloaded sessions lose their file, passivated ones get one');
   });
