@@ -8,6 +8,8 @@ export interface ThroughputResult extends LoadResult {
   readonly rssMb: number;
   /** The same, per process of the tree, root first (tandem: supervisor, then host). */
   readonly rssPerProcessMb: readonly number[];
+  /** CPU used by processes outside the bench during the measured run, percent of one core. */
+  readonly otherCpuPercent: number;
   readonly detail: string;
   readonly check: string;
 }
@@ -52,6 +54,8 @@ export function formatReport(report: BenchReport): string {
   out.push(`${meta.connections} connections, ${meta.durationSeconds} s measured per contender after warm-up${meta.quick ? ' (--quick)' : ''}`);
   const busy = meta.busyBeforePercent ?? 0;
   if (busy > 10) out.push(`WARNING: the cores were ${busy.toFixed(0)}% busy with other work just before the run; those processes compete with the servers, compare with care`);
+  const noisy = Object.entries(report.throughput).filter(([, r]) => r.otherCpuPercent > 10).map(([name]) => name);
+  if (noisy.length > 0) out.push(`WARNING: other processes took over 10 % of a core while ${noisy.join(', ')} ran (column "other cpu %"): rerun on a quiet machine before trusting those rows`);
   out.push('');
   const base = report.throughput[meta.baseline];
   const rows = Object.entries(report.throughput).map(([name, r]) => [
@@ -64,9 +68,10 @@ export function formatReport(report: BenchReport): string {
     int(r.non2xx),
     int(r.errors + r.timeouts),
     r.rssMb.toFixed(1),
+    Number.isFinite(r.otherCpuPercent) ? r.otherCpuPercent.toFixed(0) : '-',
   ]);
   if (rows.length > 0) {
-    out.push(table(['contender', 'req/s', `vs ${meta.baseline}`, 'p50 ms', 'p99 ms', 'p99 Δ ms', 'non-2xx', 'errors', 'RSS MB'], rows, ['l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r']));
+    out.push(table(['contender', 'req/s', `vs ${meta.baseline}`, 'p50 ms', 'p99 ms', 'p99 Δ ms', 'non-2xx', 'errors', 'RSS MB', 'other cpu %'], rows, ['l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r']));
     out.push('');
     for (const [name, r] of Object.entries(report.throughput)) {
       const split = r.rssPerProcessMb.length > 1 ? `; RSS by process ${r.rssPerProcessMb.map((m) => m.toFixed(1)).join(' + ')} MB` : '';

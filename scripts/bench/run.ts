@@ -33,8 +33,9 @@
 // that load; `p99 Δ ms` is p99 minus the baseline's p99; `non-2xx` and `errors` (errors plus
 // timeouts) must be 0 for a row to mean anything; `RSS MB` is the whole process tree after the
 // run (tandem's includes its supervisor process, about one extra node process).
-// A WARNING line under the header says the cores were busy with other work in the second before
-// the run (test suites, builds): those numbers are not comparable with a quiet run's.
+// `other cpu %` is CPU time that processes outside the bench (test suites, builds) used during the
+// measured run, in percent of one core; a WARNING line appears when any row had more than 10 %, or
+// when the cores were busy just before the run: such numbers are not comparable with a quiet run's.
 // --json FILE writes every number; --compare FILE prints the change against an earlier --json.
 // --quick: 2 s runs, 1 s warm-up (Tomcat 3 s), 5 tandem and 2 Tomcat deploy tries, memory 1/10.
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -48,6 +49,7 @@ import { tomcat } from './contenders/tomcat.ts';
 import { workerd } from './contenders/workerd.ts';
 import { measureTandemDeployLatency } from './deploy-latency.ts';
 import { latencySuspicion, runLoad } from './load.ts';
+import { otherCpuPercent, sampleCpu } from './other-cpu.ts';
 import { measureMemoryScale, type MemoryScale } from './memory-scale.ts';
 import { formatComparison, formatReport, type BenchReport, type ThroughputResult } from './report.ts';
 import { detectPinning, treeRss } from './server-process.ts';
@@ -147,13 +149,15 @@ async function main(): Promise<number> {
           const load = { url: target.url, connections: options.connections, ...(target.requests === undefined ? {} : { requests: target.requests }) };
           log(`${contender.name}: warm-up ${warmupSeconds} s, then ${options.durationSeconds} s measured`);
           await runLoad({ ...load, durationSeconds: warmupSeconds }, pinning.loadCpu, interrupted.signal);
+          const cpuBefore = await sampleCpu();
           const result = await runLoad({ ...load, durationSeconds: options.durationSeconds }, pinning.loadCpu, interrupted.signal);
+          const otherCpu = otherCpuPercent(cpuBefore, await sampleCpu());
           const rss = await treeRss(target.server.pid);
           const rssMb = rss.totalMb;
           const verified = target.verify === undefined ? '' : await target.verify();
           const suspicion = latencySuspicion(result, options.connections);
           const check = suspicion === null ? verified : `${verified}${verified === '' ? '' : '; '}${suspicion}`;
-          throughput[contender.name] = { ...result, rssMb, rssPerProcessMb: rss.perProcessMb, detail: target.detail, check };
+          throughput[contender.name] = { ...result, rssMb, rssPerProcessMb: rss.perProcessMb, otherCpuPercent: otherCpu, detail: target.detail, check };
           log(`${contender.name}: ${Math.round(result.requestsPerSecond)} req/s, p99 ${result.latencyP99Ms} ms, RSS ${rssMb.toFixed(1)} MB`);
           if (target.deployLatency !== undefined) {
             const tries = options.quick ? 2 : 5;

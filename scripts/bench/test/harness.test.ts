@@ -47,7 +47,7 @@ const load = (rps: number, meanMs: number): LoadResult => ({
   durationSeconds: 10,
 });
 
-const row = (rps: number, p99: number): ThroughputResult => ({ ...load(rps, p99 / 3), rssMb: 80, rssPerProcessMb: [50, 30], detail: 'd', check: '' });
+const row = (rps: number, p99: number): ThroughputResult => ({ ...load(rps, p99 / 3), rssMb: 80, rssPerProcessMb: [50, 30], otherCpuPercent: 2, detail: 'd', check: '' });
 
 function report(throughput: Record<string, ThroughputResult>): BenchReport {
   return {
