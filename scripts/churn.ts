@@ -9,7 +9,8 @@ import { mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import autocannon from 'autocannon';
+// @ts-expect-error autocannon ships no type declarations (and @types/autocannon is not installed).
+import autocannonUntyped from 'autocannon';
 
 export interface ChurnOptions {
   readonly connections: number;
@@ -28,6 +29,20 @@ export interface ChurnReport {
   readonly deployLatencyMs: { readonly p50: number; readonly p95: number; readonly samples: number[] };
   readonly cycles: number;
 }
+
+/** The part of autocannon's API used here. */
+interface LoadResult {
+  readonly requests: { readonly total: number };
+  readonly non2xx: number;
+  readonly errors: number;
+  readonly timeouts: number;
+}
+interface LoadRun {
+  once(event: 'done', listener: (result: LoadResult) => void): LoadRun;
+  once(event: 'error', listener: (err: Error) => void): LoadRun;
+  stop(): void;
+}
+const autocannon = autocannonUntyped as (options: Record<string, unknown>) => LoadRun;
 
 const apps = ['alpha', 'beta'] as const;
 const cli = path.join(import.meta.dirname, '..', 'src', 'cli.ts');
@@ -120,8 +135,8 @@ export async function runChurn(options: ChurnOptions, log: (line: string) => voi
           if (status >= 200 && status < 300 && context.current !== undefined) context.current.ok++;
         },
       }],
-    } as autocannon.Options);
-    const finished = new Promise<autocannon.Result>((resolve, reject) => load.once('done', resolve).once('error', reject));
+    });
+    const finished = new Promise<LoadResult>((resolve, reject) => load.once('done', resolve).once('error', reject));
 
     const latencies: number[] = [];
     const current: Record<string, number> = { alpha: 0, beta: 0 };
