@@ -1,6 +1,9 @@
 // The embedded store's durability: an append-only journal of session changes under
-// <stateDir>/sessions/, written in batches (one write + one fdatasync per flush, never per request),
-// and compacted into a snapshot when it grows past a multiple of the live data.
+// <stateDir>/sessions/, and a snapshot it is compacted into when it grows past a multiple of the
+// live data. Records are written in batches: whatever one event-loop turn queued goes out in one
+// write() at the end of the turn (so a host whose main thread is then stuck in an isolate, or that
+// is killed, has them in the OS page cache), and fdatasync runs on the store's flush timer, off the
+// main thread. Never a write or a sync per request.
 //
 // Files of generation G: snapshot-G.jnl (complete state at compaction, absent for G = 0) and
 // journal-G.jnl (changes since). Compaction writes snapshot-(G+1).tmp, fsyncs, renames it into
@@ -39,6 +42,8 @@ export class SessionJournal {
   #snapshotBytes = 0;
   #syncing = false;
   #closeAfterSync = -1;
+  #writeScheduled = false;
+  #unsynced = false;
   /** True when a file was damaged: the store compacts at once so new records never follow a torn line. */
   damaged = false;
 
@@ -97,25 +102,46 @@ export class SessionJournal {
     return buf.length;
   }
 
-  /** Queues one record; it reaches the file on the next flush(). */
+  /** Queues one record; it reaches the file at the end of this event-loop turn. */
   append(op: JournalOp): void {
     this.#pending.push(JSON.stringify(op));
+    if (!this.#writeScheduled) {
+      this.#writeScheduled = true;
+      setImmediate(this.#writeTurn);
+    }
   }
 
-  get pendingRecords(): number {
-    return this.#pending.length;
-  }
+  readonly #writeTurn = (): void => {
+    this.#writeScheduled = false;
+    try {
+      this.write();
+    } catch (err) {
+      this.#logger.error({ err, dir: this.#dir }, 'session journal write failed');
+    }
+  };
 
-  /** Writes the queued records in one write and starts an fdatasync in the background. */
-  flush(): FlushStats {
-    if (this.#pending.length === 0) return { bytes: 0, ms: 0 };
+  /** Writes the queued records in one write (no sync). */
+  write(): FlushStats {
+    if (this.#pending.length === 0 || this.#fd === -1) return { bytes: 0, ms: 0 };
     const started = performance.now();
     let text = '';
     for (const json of this.#pending) text += encodeLine(json);
     this.#pending = [];
     const bytes = writeAll(this.#fd, text);
     this.#journalBytes += bytes;
-    if (!this.#syncing) {
+    this.#unsynced = true;
+    return { bytes, ms: performance.now() - started };
+  }
+
+  get pendingRecords(): number {
+    return this.#pending.length;
+  }
+
+  /** Writes what is queued and starts an fdatasync of everything written, in the background. */
+  flush(): FlushStats {
+    const stats = this.write();
+    if (this.#unsynced && !this.#syncing) {
+      this.#unsynced = false;
       this.#syncing = true;
       const fd = this.#fd;
       fdatasync(fd, (err) => {
@@ -127,7 +153,7 @@ export class SessionJournal {
         }
       });
     }
-    return { bytes, ms: performance.now() - started };
+    return stats;
   }
 
   get needsCompaction(): boolean {
