@@ -2,10 +2,13 @@
 //   memory per session (heap and RSS delta for 100,000 sessions with three small keys);
 //   the embedded store's journal: one flush of a batch, an fdatasync, a compaction of 100,000 sessions;
 //   passivation: writing a session out, reloading it on its next request;
-//   session-routed requests/s through a real host with 1 and with 100,000 live sessions
+//   session-routed requests/s through a real host with 1 and with 100,000 live sessions (and
+//   100,000 in Redis when redis-server is installed)
 //   (autocannon in a separate process, so the load generator does not share the host's CPU).
 // Run with --expose-gc (the npm script does) for meaningful memory numbers.
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { createServer, type AddressInfo } from 'node:net';
 import { closeSync, fdatasyncSync, mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
@@ -141,29 +144,35 @@ function passivationCosts(dir: string): Record<string, number> {
 
 interface BenchHost {
   readonly sessions: number;
+  readonly store: string;
   readonly url: string;
   readonly cookies: readonly string[];
   stop(): Promise<void>;
 }
 
-async function benchHost(dir: string, sessions: number): Promise<BenchHost> {
-  const webapps = path.join(dir, `webapps-${sessions}`);
-  const config = resolveConfig({ webappsDir: webapps, stateDir: path.join(dir, `state-${sessions}`), port: 0, adminPort: 0, logLevel: 'warn' });
+async function benchHost(dir: string, sessions: number, sessionStore = 'memory'): Promise<BenchHost> {
+  const name = `${sessions}-${sessionStore === 'memory' ? 'memory' : 'redis'}`;
+  const webapps = path.join(dir, `webapps-${name}`);
+  const config = resolveConfig({ webappsDir: webapps, stateDir: path.join(dir, `state-${name}`), port: 0, adminPort: 0, logLevel: 'warn', sessionStore });
   mkdirSync(webapps, { recursive: true });
   writeFileSync(path.join(webapps, 'bench##1.mjs'), app);
   const host = await startHost(config, silent);
   const ids: string[] = [];
-  for (let i = 0; i < sessions; i++) {
-    const r = sessionRecord('bench', '1', i);
-    await host.sessions.store.create(r, 3_600_000);
-    ids.push(r.id);
+  for (let i = 0; i < sessions; i += 1_000) {
+    const batch: unknown[] = [];
+    for (let j = i; j < Math.min(sessions, i + 1_000); j++) {
+      const r = sessionRecord('bench', '1', j);
+      batch.push(host.sessions.store.create(r, 3_600_000));
+      ids.push(r.id);
+    }
+    await Promise.all(batch);
   }
   // Requests spread over up to 10,000 distinct sessions, so lookups are not one hot entry.
-  return { sessions, url: `http://127.0.0.1:${host.port}/bench/`, cookies: ids.slice(0, 10_000), stop: () => host.stop() };
+  return { sessions, store: sessionStore === 'memory' ? 'memory' : 'redis', url: `http://127.0.0.1:${host.port}/bench/`, cookies: ids.slice(0, 10_000), stop: () => host.stop() };
 }
 
 /** Alternates the hosts round by round (the machine's other load drifts), reports each host's median round. */
-async function requestsPerSecond(hosts: readonly BenchHost[], rounds: number): Promise<Record<string, number>[]> {
+async function requestsPerSecond(hosts: readonly BenchHost[], rounds: number): Promise<Record<string, number | string>[]> {
   const results = hosts.map(() => [] as LoadResult[]);
   for (let round = 0; round < rounds; round++) {
     for (const [i, h] of hosts.entries()) {
@@ -175,7 +184,7 @@ async function requestsPerSecond(hosts: readonly BenchHost[], rounds: number): P
   return hosts.map((h, i) => {
     const sorted = results[i]!.sort((x, y) => x.rps - y.rps);
     const median = sorted[Math.floor(sorted.length / 2)]!;
-    return { liveSessions: h.sessions, requestsPerSecond: Math.round(median.rps), p50Ms: median.p50, p99Ms: median.p99, rounds: sorted.length, minRps: Math.round(sorted[0]!.rps), maxRps: Math.round(sorted.at(-1)!.rps) };
+    return { store: h.store, liveSessions: h.sessions, requestsPerSecond: Math.round(median.rps), p50Ms: median.p50, p99Ms: median.p99, rounds: sorted.length, minRps: Math.round(sorted[0]!.rps), maxRps: Math.round(sorted.at(-1)!.rps) };
   });
 }
 
@@ -220,6 +229,29 @@ async function load(): Promise<void> {
   process.stdout.write(JSON.stringify(summary));
 }
 
+/** A private redis-server on a free port, or null (and a note) when redis-server is not installed. */
+async function startRedis(): Promise<{ url: string; child: ChildProcess } | null> {
+  const probe = createServer().listen(0, '127.0.0.1');
+  await once(probe, 'listening');
+  const port = (probe.address() as AddressInfo).port;
+  await new Promise((resolve) => probe.close(resolve));
+  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'pipe', 'ignore'] });
+  const ready = await new Promise<boolean>((resolve) => {
+    let out = '';
+    child.once('error', () => resolve(false));
+    child.stdout.on('data', (c: Buffer) => {
+      out += c.toString();
+      if (out.includes('Ready to accept connections')) resolve(true);
+    });
+  });
+  if (!ready) {
+    process.stderr.write('note: redis-server not found, skipping the Redis store\n');
+    return null;
+  }
+  child.stdout.resume();
+  return { url: `redis://127.0.0.1:${port}`, child };
+}
+
 function round(n: number): number {
   return Math.round(n * 100) / 100;
 }
@@ -231,12 +263,15 @@ async function main(): Promise<void> {
     const memory = memoryPerSession();
     const journal = journalCosts(dir);
     const passivation = passivationCosts(dir);
+    const redis = await startRedis();
     const hosts = [await benchHost(dir, 1), await benchHost(dir, liveSessions)];
     let routed;
     try {
+      if (redis !== null) hosts.push(await benchHost(dir, liveSessions, redis.url));
       routed = await requestsPerSecond(hosts, 3);
     } finally {
       for (const h of hosts) await h.stop();
+      redis?.child.kill('SIGKILL');
     }
     const report = { memoryPerSession: memory, journal, passivation, routed, cpus: availableParallelism(), loadAverage: loadavg()[0] };
     process.stdout.write(JSON.stringify(report, null, 2) + '\n');
