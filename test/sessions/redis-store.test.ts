@@ -59,6 +59,44 @@ describe('Redis session store', () => {
     assert.equal((await viaA.get('/foo/')).json<Counter>().n, 7);
   });
 
+  it('rotates a session id through one host, and the other host knows only the new id', async (t) => {
+    const redis = await redisFor(t);
+    const rotating = `
+export default {
+  async fetch(request, env, ctx) {
+    const session = ctx.createSession();
+    if (new URL(request.url).pathname.endsWith('/login')) { session.set('user', 'ann'); session.rotate(); }
+    const n = (session.get('n') ?? 0) + 1;
+    session.set('n', n);
+    return Response.json({ version: env.version, n, user: session.get('user') ?? null });
+  }
+};`;
+    const hosts: TestHost[] = [];
+    for (let i = 0; i < 2; i++) {
+      const h = await TestHost.create({ sessionStore: redis.url });
+      t.after(() => h.stop());
+      await h.deployFolder('foo##001', { 'index.mjs': rotating });
+      await h.start();
+      await h.waitState('foo', '001');
+      hosts.push(h);
+    }
+    const [a, b] = hosts as [TestHost, TestHost];
+    const viaA = new Client(a.url);
+    await viaA.get('/foo/');
+    const before = viaA.cookies.get('TANDEMSID')!;
+    assert.deepEqual((await viaA.get('/foo/login')).json(), { version: '001', n: 2, user: 'ann' });
+    const after = viaA.cookies.get('TANDEMSID')!;
+    assert.notEqual(after, before);
+    const viaB = new Client(b.url);
+    viaB.cookies.set('TANDEMSID', after);
+    assert.deepEqual((await viaB.get('/foo/')).json(), { version: '001', n: 3, user: 'ann' }, 'new id: same data, same version');
+    const stale = new Client(b.url);
+    stale.cookies.set('TANDEMSID', before);
+    assert.deepEqual((await stale.get('/foo/')).json(), { version: '001', n: 1, user: null }, 'the old id no longer works');
+    const logText = JSON.stringify([...a.logs, ...b.logs]);
+    assert.ok(!logText.includes(before) && !logText.includes(after), 'session ids never appear in logs');
+  });
+
   it('sets the idle timeout as the TTL of each session', async (t) => {
     const redis = await redisFor(t);
     const h = await hostOn(t, redis, ['001'], { sessionTimeoutMinutes: 0.5 });
