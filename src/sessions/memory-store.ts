@@ -112,7 +112,8 @@ export class MemorySessionStore implements SessionStore {
   }
 
   rename(record: SessionRecord, newId: string): SessionRecord {
-    const live = this.#live(record) ?? record;
+    const live = this.#live(record);
+    if (live === undefined) return { ...record, id: newId }; // deleted meanwhile (invalidated by another request): stays deleted
     const moved: SessionRecord = { ...live, id: newId, data: live.data };
     this.#active.delete(live.id);
     this.#active.set(newId, moved);
