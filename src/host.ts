@@ -148,6 +148,7 @@ export async function startHost(config: Config, logger: Logger, hooks: HostHooks
         await server.close(config.shutdownTimeoutMs);
         await deployer.stop(config.shutdownTimeoutMs);
         await sessions.stop();
+        prelude.release();
         logger.info('stopped');
       })()),
   };

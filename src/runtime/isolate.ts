@@ -240,6 +240,15 @@ export class AppIsolate {
     for (const timer of this.#timers.values()) clearTimeout(timer);
     this.#timers.clear();
     this.#options.outbound?.abortAll(this);
+    // Release every host handle before the isolate goes (isolated-vm #510, #281): a handle left to
+    // the garbage collector can outlive isolated-vm's per-thread state at process exit.
+    for (const handle of [this.#dispatch as ivm.Reference | undefined, ...Object.values(this.#calls ?? {}), this.#context]) {
+      try {
+        handle?.release();
+      } catch {
+        // Already invalid: the isolate was disposed by its memory limit.
+      }
+    }
     if (!this.#isolate.isDisposed) this.#isolate.dispose();
     const pending = [...this.#pending.values()];
     this.#pending.clear();
@@ -269,6 +278,9 @@ export class AppIsolate {
       pushBody: ref('pushBody'),
       endBody: ref('endBody'),
     };
+    const install = ref('install');
+    const ready = ref('ready');
+    api.release();
 
     const entry = await this.#withTimeout(
       linkModuleGraph(this.#isolate, this.#context, options.entryFile, options.rootDir).catch((err: unknown) => {
@@ -282,15 +294,19 @@ export class AppIsolate {
     } catch (err) {
       throw this.#loadError('the module threw while it was evaluated', err);
     }
-    const problem = ref('install').applySync(undefined, [entry.namespace.derefInto(), JSON.stringify(options.env)], { timeout: remaining() }) as string;
+    const namespace = entry.namespace;
+    const problem = install.applySync(undefined, [namespace.derefInto(), JSON.stringify(options.env)], { timeout: remaining() }) as string;
+    install.release();
+    namespace.release();
     if (problem !== '') throw new TandemError(ErrorCode.appLoad, `not an app: ${problem}`, { app: this.app, version: this.version });
 
-    const ready = new Promise<string>((resolve) => {
+    const readyResult = new Promise<string>((resolve) => {
       this.#readyResult = resolve;
     });
-    this.#enter(ref('ready'), [], 0);
+    this.#enter(ready, [], 0);
+    if (!this.#disposed) ready.release();
     if (this.#disposed) throw new TandemError(ErrorCode.appLoad, 'ready() exceeded a limit', { app: this.app, version: this.version });
-    const error = await this.#withTimeout(ready, remaining(), 'waiting for ready()');
+    const error = await this.#withTimeout(readyResult, remaining(), 'waiting for ready()');
     this.#readyResult = null;
     if (error !== '') throw new TandemError(ErrorCode.appLoad, `ready() failed: ${error}`, { app: this.app, version: this.version });
   }

@@ -10,6 +10,12 @@ export class PreludeScript {
     this.source = source;
   }
 
+  /** Frees the code cache (host shutdown). */
+  release(): void {
+    this.#cache?.release();
+    this.#cache = undefined;
+  }
+
   compile(isolate: ivm.Isolate): ivm.Script {
     const cache = this.#cache;
     if (cache !== undefined) {
