@@ -107,7 +107,7 @@ describe('catastrophic isolate failure', () => {
     assert.equal((await new Client(url).get('/bad/')).status, 503, 'the quarantined bundle serves nothing');
     assert.equal((await new Client(url).get('/good/')).status, 200, 'every other version serves again');
     assert.equal(logs.filter((l) => l.msg === 'version deployed' && l.app === 'good').length, 2, 'deployed again on start');
-    await t.test('the session survives the restart', { todo: 'needs the persisted session store (sessions/session-journal.ts) wired into host.ts' }, async () => {
+    await t.test('the session survives the restart', async () => {
       assert.equal((await a.get('/good/')).json<{ n: number }>().n, 3);
     });
 
