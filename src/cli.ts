@@ -128,6 +128,7 @@ async function main(): Promise<void> {
   }
   let started: Host | null = null;
   const host = await startHost(args.config, logger, {
+    announceAdminToken: process.env['TANDEM_ANNOUNCE_ADMIN_TOKEN'] === '1',
     onCatastrophic: (version, message) => {
       // V8 lost the isolate (the deployer has quarantined its bundle): process.exit() can hang now,
       // only abort() ends the process for sure. The sessions get a short, bounded chance to be saved.

@@ -40,6 +40,8 @@ export interface HostHooks {
   readonly onCatastrophic?: (version: DeployedVersion, message: string) => void;
   /** Overrides config.adminPort, 0 = any free port (tests: config.adminPort 0 means off). */
   readonly adminListenPort?: number;
+  /** Log the admin token even though it was configured (the supervisor made it for every restart). */
+  readonly announceAdminToken?: boolean;
 }
 
 const preludeEntry = path.join(import.meta.dirname, 'runtime', 'prelude', 'index.js');
@@ -126,7 +128,7 @@ export async function startHost(config: Config, logger: Logger, hooks: HostHooks
   const adminPort = admin === null ? null : await admin.listen();
   if (admin !== null) {
     const url = `http://${config.adminHost.includes(':') ? `[${config.adminHost}]` : config.adminHost}:${adminPort}/`;
-    if (config.adminToken === undefined) logger.info({ token: adminToken, url }, 'admin token');
+    if (config.adminToken === undefined || hooks.announceAdminToken === true) logger.info({ token: adminToken, url }, 'admin token');
     else logger.info({ url }, 'admin listening');
   }
 
