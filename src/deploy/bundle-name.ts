@@ -42,7 +42,7 @@ const versionPattern = /^[A-Za-z0-9._+-]+$/;
 
 /** Classifies the base name of an entry in webapps/. Never throws: bad names come back with a reason. */
 export function parseBundleName(fileName: string, isDirectory: boolean): BundleNameResult {
-  if (isIgnored(fileName)) return { kind: 'ignored' };
+  if (isTransientName(fileName)) return { kind: 'ignored' };
   if (fileName.length > maxFileNameLength) {
     return invalid(`the name is ${fileName.length} characters long, more than ${maxFileNameLength}; ${example}`);
   }
@@ -76,7 +76,8 @@ export function contextPathOf(name: string): string {
   return name === 'ROOT' ? '/' : `/${name.replaceAll('#', '/')}`;
 }
 
-function isIgnored(fileName: string): boolean {
+/** Hidden files and editor or temp files: never a bundle, never a change to one. */
+export function isTransientName(fileName: string): boolean {
   if (fileName.startsWith('.')) return true;
   // Emacs auto-save (#file#) and vim's write-permission probe (4913).
   if (fileName === '4913' || (fileName.length > 1 && fileName.startsWith('#') && fileName.endsWith('#'))) return true;

@@ -7,6 +7,7 @@ import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { watch, type FSWatcher } from 'chokidar';
 import type { Logger } from '../log.ts';
+import { isTransientName } from './bundle-name.ts';
 
 export type BundleEvent =
   | { readonly kind: 'present'; readonly fileName: string; readonly path: string; readonly isDirectory: boolean }
@@ -42,7 +43,7 @@ export class BundleWatcher {
     await new Promise<void>((resolve) => watcher.once('ready', () => resolve()));
     const present: BundleEvent[] = [];
     for (const entry of await readdir(dir, { withFileTypes: true })) {
-      if (isTransient(entry.name)) continue;
+      if (isTransientName(entry.name)) continue;
       present.push({ kind: 'present', fileName: entry.name, path: path.join(dir, entry.name), isDirectory: entry.isDirectory() });
     }
     return present;
@@ -90,9 +91,5 @@ export class BundleWatcher {
 function ignoredPath(root: string, p: string): boolean {
   const rel = path.relative(root, p);
   if (rel === '') return false;
-  return rel.split(path.sep).some(isTransient);
-}
-
-export function isTransient(name: string): boolean {
-  return name.startsWith('.') || name.endsWith('~') || /\.(swp|swx|tmp|part|crdownload)$/i.test(name) || /^#.*#$/.test(name) || name === '4913';
+  return rel.split(path.sep).some(isTransientName);
 }
