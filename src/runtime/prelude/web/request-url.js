@@ -2,15 +2,11 @@
 // (lazily loaded) URL parser, so most Requests an app builds never pay for loading it.
 
 import { loadUrlClass } from './url.js';
-
-// Already in serialized form: lowercase letter-ended host, no port, no dot segments, no fragment, nothing to escape.
-const serializedHttpUrl = /^https?:\/\/(?:[a-z0-9-]+\.)*[a-z][a-z0-9-]*(?:\/[A-Za-z0-9\-._~!$&()*+,;=:@/%]*(?:\?[A-Za-z0-9\-._~!$&()*+,;=:@/%?]*)?)?$/;
-const dotSegment = /\/\.|%2e/i;
+import { parseSimpleUrl } from './fast-url.js';
 
 export function parseRequestUrl(input) {
-  if (serializedHttpUrl.test(input) && !dotSegment.test(input)) {
-    return input.indexOf('/', input.indexOf('//') + 2) === -1 ? `${input}/` : input;
-  }
+  const simple = parseSimpleUrl(input);
+  if (simple !== null) return simple.href;
   const URL = loadUrlClass();
   let url;
   try {

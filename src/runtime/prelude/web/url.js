@@ -2,6 +2,9 @@
 // isolate, and most requests never need it. esbuild wraps these CommonJS modules in lazy initialisers,
 // so the require() calls below evaluate them only when reached.
 
+import { createUrlClass } from './fast-url.js';
+
+/** core-js's URL: the full WHATWG parser, evaluated on first call. */
 export function loadUrlClass() {
   return require('core-js-pure/stable/url/index.js');
 }
@@ -12,7 +15,7 @@ export function loadUrlSearchParamsClass() {
 
 /** Defines URL and URLSearchParams on `g` as getters that load the implementation and replace themselves. */
 export function installLazyUrl(g, defineGlobal) {
-  lazyGlobal(g, 'URL', loadUrlClass, defineGlobal);
+  lazyGlobal(g, 'URL', () => createUrlClass(loadUrlClass), defineGlobal);
   lazyGlobal(g, 'URLSearchParams', loadUrlSearchParamsClass, defineGlobal);
 }
 
