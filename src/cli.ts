@@ -6,7 +6,7 @@
 import { parseArgs } from 'node:util';
 import { ConfigError, defaults, resolveConfig, type Config } from './config.ts';
 import { createLogger } from './log.ts';
-import { startHost, type Host } from './host.ts';
+import type { Host } from './host.ts';
 import { superviseHost } from './supervisor.ts';
 
 const usage = `tandem: versioned application container (parallel deployment of fetch-handler apps)
@@ -127,6 +127,8 @@ async function main(): Promise<void> {
     return;
   }
   let started: Host | null = null;
+  // Loaded only here: the supervisor process never needs isolated-vm, esbuild or the rest (-~60 MB RSS).
+  const { startHost } = await import('./host.ts');
   const host = await startHost(args.config, logger, {
     announceAdminToken: process.env['TANDEM_ANNOUNCE_ADMIN_TOKEN'] === '1',
     onCatastrophic: (version, message) => {

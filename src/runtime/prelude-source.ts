@@ -1,6 +1,6 @@
 // Bundles in-isolate JavaScript (the prelude) into one classic script for isolated-vm.
 
-import { buildSync } from 'esbuild';
+import { buildSync, stop } from 'esbuild';
 import { fileURLToPath } from 'node:url';
 
 /** Absolute path of the web-globals module (installWebGlobals, makeIncomingRequest, responseParts). */
@@ -29,6 +29,8 @@ export function bundlePrelude(entryFile: string): string {
     const detail = err instanceof Error ? err.message : String(err);
     throw new Error(`Could not bundle the isolate prelude from ${entryFile}: ${detail}. Fix the prelude source and restart.`, { cause: err });
   }
+  // buildSync leaves esbuild's service process running (~26 MB RSS); a host bundles once, so end it.
+  void stop();
   const file = result.outputFiles[0];
   if (file === undefined) throw new Error(`Could not bundle the isolate prelude from ${entryFile}: esbuild produced no output.`);
   return file.text;
