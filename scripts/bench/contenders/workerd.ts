@@ -1,6 +1,10 @@
 // Contender 5: Cloudflare's workerd (the `workerd` npm package's native binary) serving the same
-// hello world as a Worker. Skipped with a note when the binary is absent or does not come up.
-import { execFile } from 'node:child_process';
+// hello world as a Worker. Skipped with a note when the binary cannot be had or does not come up.
+//
+// workerd is installed on first use into node_modules/.cache, not kept in devDependencies: its
+// optional per-platform packages are not all on every registry, and a lockfile that misses them
+// makes `npm ci` (CI's install) refuse to run.
+import { execFile, execFileSync } from 'node:child_process';
 import { access, copyFile, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Contender } from '../contender.ts';
@@ -13,12 +17,8 @@ export const workerd: Contender = {
   name: 'workerd',
   async start(ctx) {
     // node_modules/.bin/workerd is the native binary itself (no node shim), so its pid is the server.
-    const binary = path.join(ctx.repoRoot, 'node_modules', '.bin', 'workerd');
-    try {
-      await access(binary);
-    } catch {
-      return { kind: 'skipped', reason: `${binary} not found (the workerd devDependency is not installed)` };
-    }
+    const binary = await ensureWorkerd(ctx.repoRoot);
+    if (typeof binary !== 'string') return { kind: 'skipped', reason: binary.reason };
     const dir = await mkdtemp(path.join(ctx.tmpRoot, 'workerd-'));
     const port = await freePort();
     const template = await readFile(path.join(fixtures, 'workerd-config.capnp'), 'utf8');
@@ -41,4 +41,19 @@ function versionOf(binary: string): Promise<string> {
   return new Promise((resolve) => {
     execFile(binary, ['--version'], (err, stdout) => resolve(err === null ? stdout.trim().replace(/^workerd\s+/, '') : 'unknown version'));
   });
+}
+
+const workerdVersion = '1.20261117.1';
+
+/** The workerd binary, installed into node_modules/.cache/tandem-bench/workerd on first use. */
+async function ensureWorkerd(repoRoot: string): Promise<string | { readonly reason: string }> {
+  const prefix = path.join(repoRoot, 'node_modules', '.cache', 'tandem-bench', 'workerd');
+  const binary = path.join(prefix, 'node_modules', '.bin', 'workerd');
+  if (await access(binary).then(() => true, () => false)) return binary;
+  try {
+    execFileSync('npm', ['install', '--prefix', prefix, '--no-save', '--no-package-lock', '--no-audit', '--no-fund', `workerd@${workerdVersion}`], { stdio: 'pipe', timeout: 180_000 });
+  } catch (err) {
+    return { reason: `could not install workerd@${workerdVersion} with npm: ${(err as Error).message.split('\n')[0]}` };
+  }
+  return (await access(binary).then(() => true, () => false)) ? binary : { reason: `npm installed workerd but ${binary} is missing` };
 }
