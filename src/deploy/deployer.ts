@@ -1,7 +1,5 @@
 // Turns settled bundle events into load / replace / unload of versions (Tomcat's HostConfig).
 // Events of one bundle are handled one at a time, in order; different bundles load side by side.
-import { mkdir, readdir, rename, stat } from 'node:fs/promises';
-import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { ActivityLog } from '../apps/activity.ts';
 import type { DeployedVersion, Registry } from '../apps/registry.ts';
@@ -16,6 +14,7 @@ import { prepareBundle, releaseBundle, type PreparedBundle } from './bundle-load
 import { fingerprint } from './fingerprint.ts';
 import { OldVersionReaper } from './old-version-reaper.ts';
 import { Quarantine, quarantineReason } from './quarantine.ts';
+import { RetiredFolder } from './retired-folder.ts';
 import { StuckIsolateWatchdog } from './stuck-isolate-watchdog.ts';
 import type { BundleEvent } from './watcher.ts';
 
@@ -72,6 +71,7 @@ export class Deployer {
   readonly #bundles = new Map<string, BundleRecord>();
   readonly #queues = new Map<string, Promise<void>>();
   readonly #warned = new Set<string>();
+  readonly #retired: RetiredFolder;
   /** Replaced or removed copies still finishing their requests. */
   readonly #retiring = new Set<Promise<void>>();
   readonly #quarantine: Quarantine | null;
@@ -81,6 +81,7 @@ export class Deployer {
 
   constructor(options: DeployerOptions) {
     this.#o = options;
+    this.#retired = new RetiredFolder(options.retiredDir, options.webappsDir);
     const file = options.quarantineFile;
     this.#quarantine = file === undefined ? null : new Quarantine(file);
     this.#watchdog = file === undefined ? null : new StuckIsolateWatchdog({ quarantineFile: file, logger: options.logger, graceMs: options.stuckGraceMs });
@@ -136,9 +137,7 @@ export class Deployer {
   async retire(version: DeployedVersion): Promise<string> {
     const fileName = this.bundleOf(version);
     if (fileName === undefined) throw new Error(`${version.app.name}##${version.label} has no bundle to retire`);
-    await mkdir(this.#o.retiredDir, { recursive: true });
-    const target = await freeName(this.#o.retiredDir, fileName);
-    await rename(path.join(this.#o.webappsDir, fileName), target);
+    const target = await this.#retired.retire(fileName);
     await this.#enqueue(fileName, () => this.#gone(fileName));
     this.#o.logger.info({ app: version.app.name, version: version.label, source: fileName, retired: target }, 'bundle retired');
     this.#o.activity.record('retired', version.app.name, version.label, `bundle moved to ${target}`);
@@ -146,22 +145,15 @@ export class Deployer {
   }
 
   /** Bundles in the retired folder, newest first. */
-  async retired(): Promise<string[]> {
-    const names = await readdir(this.#o.retiredDir).catch(() => [] as string[]);
-    return names.filter((n) => !n.startsWith('.')).sort().reverse();
+  retired(): Promise<string[]> {
+    return this.#retired.list();
   }
 
   /** Moves a retired bundle back into webapps and deploys it. */
   async restore(fileName: string): Promise<void> {
-    if (fileName !== path.basename(fileName) || fileName.startsWith('.')) throw new Error(`not a retired bundle name: ${fileName}`);
-    const from = path.join(this.#o.retiredDir, fileName);
-    const info = await stat(from);
-    const original = fileName.replace(/~\d+$/, '');
-    const to = path.join(this.#o.webappsDir, original);
-    if (await stat(to).then(() => true, () => false)) throw new Error(`${original} is already in webapps`);
-    await rename(from, to);
-    await this.handle({ kind: 'present', fileName: original, path: to, isDirectory: info.isDirectory() });
-    this.#o.activity.record('restored', '', original, `moved back from ${from}`);
+    const restored = await this.#retired.restore(fileName);
+    await this.handle({ kind: 'present', fileName: restored.fileName, path: restored.path, isDirectory: restored.isDirectory });
+    this.#o.activity.record('restored', '', restored.fileName, `moved back from ${restored.from}`);
   }
 
   /** Unloads everything (host shutdown): in-flight requests get `graceMs` to finish. */
@@ -396,13 +388,5 @@ export class Deployer {
     const runtime = version.runtime;
     version.runtime = null;
     this.#retire(runtime, record.prepared, log);
-  }
-}
-
-/** `dir/name`, or `dir/name~2`, `~3`… when taken: a retired bundle never overwrites another. */
-async function freeName(dir: string, name: string): Promise<string> {
-  for (let n = 1; ; n++) {
-    const candidate = path.join(dir, n === 1 ? name : `${name}~${n}`);
-    if (!(await stat(candidate).then(() => true, () => false))) return candidate;
   }
 }
