@@ -20,7 +20,8 @@ function partBytes(part, endings) {
   return encodeUtf8(s);
 }
 
-function concat(chunks, total) {
+/** The chunks joined into one Uint8Array of `total` bytes. */
+export function concat(chunks, total) {
   const out = new Uint8Array(total);
   let at = 0;
   for (const c of chunks) {

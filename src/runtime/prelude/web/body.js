@@ -2,7 +2,7 @@
 // A stream is only made when someone asks for `.body`; while that stream is unread, the source stays usable
 // (so `new Response(res.body, res)`, as Hono does, keeps a string body a string).
 
-import { Blob, blobBytes, blobFromOwnedBytes } from './blob.js';
+import { Blob, blobBytes, blobFromOwnedBytes, concat } from './blob.js';
 import { FormData } from './form-data.js';
 import { parseUrlencoded } from './form-urlencoded.js';
 import { encodeMultipart, multipartBoundary, parseMultipart } from './multipart.js';
@@ -127,13 +127,7 @@ async function readAll(stream) {
     total += value.length;
   }
   if (chunks.length === 1) return chunks[0];
-  const out = new Uint8Array(total);
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.length;
-  }
-  return out;
+  return concat(chunks, total);
 }
 
 export function consumeText(state, what) {
