@@ -1,0 +1,39 @@
+// Everything a host starts has a stop: after host.stop(), no listener, watcher, timer, thread or
+// file handle of the host is left in the process.
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { Client, TestHost, counterApp } from './harness.ts';
+
+function resources(): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const name of process.getActiveResourcesInfo()) counts.set(name, (counts.get(name) ?? 0) + 1);
+  return counts;
+}
+
+describe('host shutdown', () => {
+  it('leaves no handle open after stop()', async () => {
+    const before = resources();
+    const h = await TestHost.create({ undeployOldVersions: true });
+    try {
+      await h.deployFile('a##1.0.0.mjs', counterApp('a'));
+      await h.deployFolder('b##1.0.0', { 'index.mjs': counterApp('b'), 'public/x.txt': 'x' });
+      await h.start({ adminListenPort: 0 });
+      const c = new Client(h.url);
+      assert.equal((await c.get('/a')).status, 200);
+      assert.equal((await c.get('/b/x.txt')).text, 'x');
+      await fetch(`http://127.0.0.1:${h.host.adminPort}/api/apps`, { headers: { authorization: `Bearer ${h.host.adminToken}` } }).then((r) => r.text());
+    } finally {
+      await h.stop();
+    }
+    // Closed sockets and finished timers leave the list on the next turns of the loop.
+    const deadline = Date.now() + 5000;
+    let leaked: string[] = [];
+    for (;;) {
+      const after = resources();
+      leaked = [...after].filter(([name, n]) => n > (before.get(name) ?? 0)).map(([name, n]) => `${name} x${n - (before.get(name) ?? 0)}`);
+      if (leaked.length === 0 || Date.now() > deadline) break;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    assert.deepEqual(leaked, [], `left open: ${leaked.join(', ')}`);
+  });
+});
