@@ -43,6 +43,11 @@ export class Router {
   handle(req: IncomingMessage, res: ServerResponse): void {
     const started = performance.now();
     const url = req.url ?? '/';
+    if (url.charCodeAt(0) !== 47 /* / */) {
+      // Absolute-form ("GET http://x/y") and asterisk-form targets are for proxies, not for apps.
+      sendError(res, 400, 'Bad Request');
+      return;
+    }
     const q = url.indexOf('?');
     const pathname = q === -1 ? url : url.slice(0, q);
     const app = this.#o.registry.match(pathname);

@@ -189,3 +189,24 @@ export default {
     assert.equal((await fetch(`${h.url}/up/text`, { method: 'POST', body: 'ok' }).then((r) => r.text())), '2');
   });
 });
+
+describe('malformed requests', () => {
+  it('answers 400 to request targets that are not paths, and keeps serving', async (t) => {
+    const h = await TestHost.create();
+    t.after(() => h.stop());
+    await h.deployFile('ROOT##1.mjs', 'export default { fetch(r) { return new Response("root " + new URL(r.url).pathname); } };');
+    await h.start();
+    const { connect } = await import('node:net');
+    const raw = (line: string): Promise<string> =>
+      new Promise((resolve, reject) => {
+        const socket = connect(h.host.port, '127.0.0.1', () => socket.end(`${line}\r\nHost: x\r\nConnection: close\r\n\r\n`));
+        let out = '';
+        socket.on('data', (d) => (out += d.toString()));
+        socket.on('end', () => resolve(out));
+        socket.on('error', reject);
+      });
+    assert.match(await raw('GET http://elsewhere.example/x HTTP/1.1'), /^HTTP\/1\.1 400 /);
+    assert.match(await raw('OPTIONS * HTTP/1.1'), /^HTTP\/1\.1 400 /);
+    assert.match(await raw('GET /ok HTTP/1.1'), /^HTTP\/1\.1 200 [\s\S]*root \/ok$/);
+  });
+});
