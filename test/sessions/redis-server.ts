@@ -38,6 +38,7 @@ export class RedisServer {
         if (out.includes('Ready to accept connections')) resolve();
       });
       child.once('exit', (code) => reject(new Error(`redis-server exited (${code}) before it was ready:\n${out}`)));
+      child.once('error', (err) => reject(new Error(`redis-server could not start (${err.message}): these tests need Debian's redis-server (apt-get install redis-server; .ci/run installs it)`)));
     });
     child.stdout!.resume();
   }
