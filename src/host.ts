@@ -15,7 +15,7 @@ import { Router } from './http/router.ts';
 import type { RequestObserver } from './http/response-writer.ts';
 import type { Logger } from './log.ts';
 import { OutboundFetcher } from './runtime/outbound-fetcher.ts';
-import { bundlePrelude } from './runtime/prelude-source.ts';
+import { cachedPrelude } from './runtime/prelude-cache.ts';
 import { PreludeScript } from './runtime/prelude-script.ts';
 import { SessionManager } from './sessions/manager.ts';
 import { createSessionStore } from './sessions/create-store.ts';
@@ -51,7 +51,7 @@ export async function startHost(config: Config, logger: Logger, hooks: HostHooks
   await mkdir(config.webappsDir, { recursive: true });
   await mkdir(workDir, { recursive: true });
 
-  const prelude = new PreludeScript(bundlePrelude(preludeEntry));
+  const prelude = new PreludeScript(cachedPrelude(preludeEntry, path.join(config.stateDir, 'cache')));
   const registry = new Registry(logger);
   const activity = new ActivityLog();
   registry.onChange((event) => {
