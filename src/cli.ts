@@ -14,7 +14,7 @@ const usage = `tandem: versioned application container (parallel deployment of f
 Usage: tandem [options]
 
   --webapps <dir>            folder watched for name##version bundles (default ./${defaults.webappsDir})
-  --state-dir <dir>          tandem's own files: work/, retired/, sessions/ (default .tandem beside webapps)
+  --state-dir <dir>          tandem's own files: work/, retired/, sessions/, cache/ (default .tandem beside webapps)
   --host <addr>              address to listen on (default ${defaults.host})
   --port <n>                 app port, 0 = any free port (default ${defaults.port})
   --admin-host <addr>        admin listener address (default ${defaults.adminHost})
