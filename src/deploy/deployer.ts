@@ -110,8 +110,7 @@ export class Deployer {
 
   /** The bundle file name a version was deployed from. */
   bundleOf(version: DeployedVersion): string | undefined {
-    for (const [fileName, record] of this.#bundles) if (record.version === version) return fileName;
-    return undefined;
+    return this.#bundles.get(version.source)?.version === version ? version.source : undefined;
   }
 
   // ---- Operator actions (admin API). Each returns once it took effect. ----

@@ -92,8 +92,9 @@ export class AppIsolate {
   /** Complete responses produced during the current isolate call, written when it returns. */
   readonly #outbox: FinishedResponse[] = [];
   readonly #runOptions: { timeout: number };
-  #dispatch!: ivm.Reference<Function>;
+  /** The prelude's entry points (see prelude/dispatch.js). */
   #calls!: {
+    dispatch: ivm.Reference<Function>;
     fireTimer: ivm.Reference<Function>;
     resume: ivm.Reference<Function>;
     cancel: ivm.Reference<Function>;
@@ -173,7 +174,7 @@ export class AppIsolate {
     if (this.#batch.length === 0) return;
     const args = this.#batch;
     this.#batch = [];
-    this.#enter(this.#dispatch, args, args.length === fieldsPerRequest ? (args[0] as number) : 0);
+    this.#enter(this.#calls.dispatch, args, args.length === fieldsPerRequest ? (args[0] as number) : 0);
   };
 
   /**
@@ -242,7 +243,7 @@ export class AppIsolate {
     this.#options.outbound?.abortAll(this);
     // Release every host handle before the isolate goes (isolated-vm #510, #281): a handle left to
     // the garbage collector can outlive isolated-vm's per-thread state at process exit.
-    for (const handle of [this.#dispatch as ivm.Reference | undefined, ...Object.values(this.#calls ?? {}), this.#context]) {
+    for (const handle of [...Object.values(this.#calls ?? {}), this.#context]) {
       try {
         handle?.release();
       } catch {
@@ -269,8 +270,8 @@ export class AppIsolate {
     const api: ivm.Reference = this.#context.global.getSync('__tandem', { reference: true });
     this.#context.global.deleteSync('__tandem');
     const ref = (name: string): ivm.Reference<Function> => api.getSync(name, { reference: true });
-    this.#dispatch = ref('dispatch');
     this.#calls = {
+      dispatch: ref('dispatch'),
       fireTimer: ref('fireTimer'),
       resume: ref('resume'),
       cancel: ref('cancel'),
