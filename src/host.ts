@@ -125,7 +125,19 @@ export async function startHost(config: Config, logger: Logger, hooks: HostHooks
   const adminListenPort = hooks.adminListenPort ?? (config.adminPort === 0 ? null : config.adminPort);
   const adminToken = adminListenPort === null ? null : (config.adminToken ?? randomAdminToken());
   const admin = adminToken === null ? null : new AdminServer({ host: config.adminHost, port: adminListenPort!, token: adminToken, registry, sessions, deployer, activity, metrics, logger });
-  const adminPort = admin === null ? null : await admin.listen();
+  let adminPort: number | null = null;
+  try {
+    adminPort = admin === null ? null : await admin.listen();
+  } catch (err) {
+    // E.g. the admin port is taken: release everything started so far, then report.
+    metrics.close();
+    await watcher.stop();
+    await server.close(0);
+    await deployer.stop(0);
+    await sessions.stop();
+    prelude.release();
+    throw err;
+  }
   if (admin !== null) {
     const url = `http://${config.adminHost.includes(':') ? `[${config.adminHost}]` : config.adminHost}:${adminPort}/`;
     if (config.adminToken === undefined || hooks.announceAdminToken === true) logger.info({ token: adminToken, url }, 'admin token');

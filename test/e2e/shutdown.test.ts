@@ -2,12 +2,25 @@
 // file handle of the host is left in the process.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { Client, TestHost, counterApp } from './harness.ts';
 
 function resources(): Map<string, number> {
   const counts = new Map<string, number>();
   for (const name of process.getActiveResourcesInfo()) counts.set(name, (counts.get(name) ?? 0) + 1);
   return counts;
+}
+
+async function leakedSince(before: Map<string, number>): Promise<string[]> {
+  // Closed sockets and finished timers leave the list on the next turns of the loop.
+  const deadline = Date.now() + 5000;
+  for (;;) {
+    const after = resources();
+    const leaked = [...after].filter(([name, n]) => n > (before.get(name) ?? 0)).map(([name, n]) => `${name} x${n - (before.get(name) ?? 0)}`);
+    if (leaked.length === 0 || Date.now() > deadline) return leaked;
+    await new Promise((r) => setTimeout(r, 20));
+  }
 }
 
 describe('host shutdown', () => {
@@ -25,15 +38,22 @@ describe('host shutdown', () => {
     } finally {
       await h.stop();
     }
-    // Closed sockets and finished timers leave the list on the next turns of the loop.
-    const deadline = Date.now() + 5000;
-    let leaked: string[] = [];
-    for (;;) {
-      const after = resources();
-      leaked = [...after].filter(([name, n]) => n > (before.get(name) ?? 0)).map(([name, n]) => `${name} x${n - (before.get(name) ?? 0)}`);
-      if (leaked.length === 0 || Date.now() > deadline) break;
-      await new Promise((r) => setTimeout(r, 20));
-    }
+    const leaked = await leakedSince(before);
     assert.deepEqual(leaked, [], `left open: ${leaked.join(', ')}`);
+  });
+
+  it('releases what it started when the admin port is taken, and reports the error', async () => {
+    const blocker = createServer();
+    await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', r));
+    const before = resources();
+    const h = await TestHost.create();
+    try {
+      await h.deployFile('a##1.0.0.mjs', counterApp('a'));
+      await assert.rejects(h.start({ adminListenPort: (blocker.address() as AddressInfo).port }), /EADDRINUSE/);
+      assert.deepEqual(await leakedSince(before), []);
+    } finally {
+      await h.stop();
+      blocker.close();
+    }
   });
 });
