@@ -2,8 +2,7 @@
 // any change below it is a change of that bundle. An event is emitted only once the bundle has been
 // quiet (no file events, and for a single file no fresh mtime) for settleMs, so a bundle still
 // being written does not deploy half-done.
-import { stat } from 'node:fs/promises';
-import { readdir } from 'node:fs/promises';
+import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { watch, type FSWatcher } from 'chokidar';
 import type { Logger } from '../log.ts';

@@ -8,12 +8,8 @@ export class BodyTooLarge extends Error {
   }
 }
 
+/** The caller refuses a declared Content-Length over the limit before reading; this enforces it on the bytes. */
 export function readBody(req: IncomingMessage, limit: number): Promise<Uint8Array> {
-  const declared = Number(req.headers['content-length']);
-  if (Number.isFinite(declared) && declared > limit) {
-    req.resume();
-    return Promise.reject(new BodyTooLarge(limit));
-  }
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;

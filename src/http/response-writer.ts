@@ -98,7 +98,7 @@ export class ResponseWriter implements ResponseSink {
 
   fail(kind: FailureKind, message: string): void {
     if (this.#done) return;
-    const status = kind === 'app-error' || kind === 'bad-response' ? 500 : kind === 'timeout' ? 504 : 503;
+    const status = kind === 'app-error' || kind === 'bad-response' ? 500 : 503;
     const log = { app: this.#version.app.name, version: this.#version.label, kind, err: message };
     if (kind === 'isolate-gone') this.#logger.warn(log, 'request failed');
     else this.#logger.error(log, 'request failed');

@@ -21,8 +21,7 @@ export type FailureKind =
   | 'bad-response' // the handler produced something that is not a Response
   | 'cpu-limit' // the request's slice ran past the CPU limit
   | 'memory-limit' // the isolate ran out of its heap and was disposed
-  | 'isolate-gone' // the isolate was disposed (undeploy, recycle) before the request finished
-  | 'timeout'; // no response head within the request deadline
+  | 'isolate-gone'; // the isolate was disposed (undeploy, recycle) before the request finished
 
 /** Where a runtime delivers one request's outcome. Implemented by the HTTP layer. */
 export interface ResponseSink {
