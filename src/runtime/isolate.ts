@@ -11,6 +11,7 @@ import { linkModuleGraph } from './module-loader.ts';
 import type { PreludeScript } from './prelude-script.ts';
 import type { FailureKind, ResponseSink, WireRequest } from './wire.ts';
 import type { OutboundFetcher } from './outbound-fetcher.ts';
+import { RequestTable } from './request-table.ts';
 
 export type BrokenReason = 'cpu-limit' | 'memory-limit';
 
@@ -61,6 +62,8 @@ export interface BodySource {
 interface PendingRequest {
   readonly sink: ResponseSink;
   headSent: boolean;
+  /** Where to ask for more of a streamed request body. */
+  bodySource: BodySource | undefined;
 }
 
 interface FinishedResponse {
@@ -83,7 +86,7 @@ export class AppIsolate {
   readonly #options: AppIsolateOptions;
   readonly #isolate: ivm.Isolate;
   readonly #context: ivm.Context;
-  readonly #pending = new Map<number, PendingRequest>();
+  readonly #pending = new RequestTable<PendingRequest>();
   readonly #timers = new Map<number, NodeJS.Timeout>();
   readonly #idleWaiters = new Set<() => void>();
   /** Requests waiting for the next isolate call: fieldsPerRequest entries each. */
@@ -102,9 +105,6 @@ export class AppIsolate {
     pushBody: ivm.Reference<Function>;
     endBody: ivm.Reference<Function>;
   };
-  /** Where to ask for more of a streamed request body, by request id. */
-  readonly #bodySources = new Map<number, BodySource>();
-  #nextRequestId = 0;
   #disposed = false;
   #readyResult: ((error: string) => void) | null = null;
 
@@ -143,13 +143,11 @@ export class AppIsolate {
 
   /** Sends one request into the isolate. The outcome reaches `sink`. Returns an id for resume()/cancel(). */
   handle(request: WireRequest, sink: ResponseSink, bodySource?: BodySource): number {
-    const id = ++this.#nextRequestId;
     if (this.#disposed) {
       sink.fail('isolate-gone', 'the version was unloaded');
-      return id;
+      return 0;
     }
-    this.#pending.set(id, { sink, headSent: false });
-    if (bodySource !== undefined) this.#bodySources.set(id, bodySource);
+    const id = this.#pending.add({ sink, headSent: false, bodySource });
     // Bytes cross as an ExternalCopy (copied into the isolate); everything else is a primitive.
     // `true` announces a streamed body: its chunks follow through pushBody()/endBody().
     const body = request.body === null ? null : request.body === 'stream' ? true : new ivm.ExternalCopy(request.body).copyInto({ release: true });
@@ -189,8 +187,9 @@ export class AppIsolate {
 
   /** The streamed request body ended; `error` is '' when it ended well. */
   endBody(id: number, error: string): void {
-    this.#bodySources.delete(id);
-    if (!this.#pending.has(id)) return;
+    const request = this.#pending.get(id);
+    if (request === undefined) return;
+    request.bodySource = undefined;
     if (this.#batch.length > 0) this.#flushBatch();
     this.#enter(this.#calls.endBody, [id, error], id);
   }
@@ -251,8 +250,7 @@ export class AppIsolate {
       }
     }
     if (!this.#isolate.isDisposed) this.#isolate.dispose();
-    const pending = [...this.#pending.values()];
-    this.#pending.clear();
+    const pending = this.#pending.drain();
     for (const request of pending) {
       if (request.headSent) request.sink.end(message);
       else request.sink.fail(kind, message);
@@ -368,11 +366,13 @@ export class AppIsolate {
       },
       readyResult: (error: string) => this.#readyResult?.(error),
       bodyPull: (id: number) => {
-        this.#bodySources.get(id)?.pull();
+        this.#pending.get(id)?.bodySource?.pull();
       },
       bodyCancel: (id: number) => {
-        const source = this.#bodySources.get(id);
-        this.#bodySources.delete(id);
+        const request = this.#pending.get(id);
+        if (request === undefined) return;
+        const source = request.bodySource;
+        request.bodySource = undefined;
         source?.cancel();
       },
       fetchStart: (id: number, method: string, url: string, headers: string, body: Uint8Array | null, redirect: string) =>
@@ -421,10 +421,8 @@ export class AppIsolate {
   }
 
   #finish(id: number): PendingRequest | undefined {
-    const request = this.#pending.get(id);
+    const request = this.#pending.delete(id);
     if (request === undefined) return undefined;
-    this.#pending.delete(id);
-    this.#bodySources.delete(id);
     if (this.#pending.size === 0 && this.#idleWaiters.size > 0) for (const waiter of [...this.#idleWaiters]) waiter();
     return request;
   }
