@@ -5,6 +5,11 @@
 //
 // Contenders (throughput; --only takes these names and the two phases below):
 //   node-http         baseline: node:http `res.end('Hello')` on the same Node binary (process.execPath)
+//   node-http-deferred  rung 1 between baseline and tandem: node:http answering in one setImmediate
+//                     batch per event-loop turn, as tandem batches requests (fixtures/node-http-ladder.mjs)
+//   node-http-isolate rung 2: those batches crossing into an isolated-vm isolate, one timed
+//                     applySync per batch and one callback per response, with a trivial handler:
+//                     the floor of tandem's architecture before any routing, session or web API work
 //   tandem-nosession  tandem (started through src/cli.ts) serving fixtures/hello-app.mjs as
 //                     hello##1.0.0 at /hello; GET /hello/ without cookies
 //   tandem-session    the same, every request carries one live session cookie (made by GET
@@ -43,7 +48,7 @@ import { availableParallelism, tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import type { BenchContext, Contender, LatencySummary } from './contender.ts';
-import { nodeHttp } from './contenders/node-http.ts';
+import { nodeHttp, nodeHttpDeferred, nodeHttpIsolate } from './contenders/node-http.ts';
 import { tandemNoSession, tandemSession, tandemTwoVersions } from './contenders/tandem.ts';
 import { tomcat } from './contenders/tomcat.ts';
 import { workerd } from './contenders/workerd.ts';
@@ -54,7 +59,7 @@ import { measureMemoryScale, type MemoryScale } from './memory-scale.ts';
 import { formatComparison, formatReport, type BenchReport, type ThroughputResult } from './report.ts';
 import { detectPinning, treeRss } from './server-process.ts';
 
-const contenders: readonly Contender[] = [nodeHttp, tandemNoSession, tandemSession, tandemTwoVersions, workerd, tomcat];
+const contenders: readonly Contender[] = [nodeHttp, nodeHttpDeferred, nodeHttpIsolate, tandemNoSession, tandemSession, tandemTwoVersions, workerd, tomcat];
 const phases = ['tandem-deploy', 'tandem-memory'] as const;
 const allNames = [...contenders.map((c) => c.name), ...phases];
 
