@@ -223,11 +223,10 @@ function hasBody(req: IncomingMessage): boolean {
   return req.headers['transfer-encoding'] !== undefined;
 }
 
-/** The session's data as one JSON object text, built from the stored JSON texts without re-encoding. */
+/** The session's data for the isolate (wire.ts sessionData), from the stored JSON texts as they are. */
 function snapshot(session: SessionRecord): string {
-  if (session.data.size === 0) return '{}';
-  let out = '{';
-  for (const [key, json] of session.data) out += (out.length > 1 ? ',' : '') + JSON.stringify(key) + ':' + json;
-  return out + '}';
+  let out = '';
+  for (const [key, json] of session.data) out += (out === '' ? '' : '\u0001') + JSON.stringify(key) + '\u0001' + json;
+  return out;
 }
 

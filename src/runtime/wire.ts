@@ -12,7 +12,11 @@ export interface WireRequest {
   readonly body: Uint8Array | null | 'stream';
   /** '' when the request carries no session. */
   readonly sessionId: string;
-  /** The session's data as one JSON object text ('' when no session). */
+  /**
+   * The session's data: '"key"\u0001value\u0001"key"\u0001value…', each key as a JSON string and each
+   * value the JSON text the store holds, so the isolate need not re-encode it ('' when no data).
+   * JSON.stringify never emits a raw U+0001, which makes it a safe separator.
+   */
   readonly sessionData: string;
 }
 

@@ -112,6 +112,27 @@ describe('app runtime', () => {
     for (let i = 0; i < 20; i++) assert.equal(after.data[`k${i}`], i);
   });
 
+  it('hands the next request keys and values exactly as set, whatever characters they hold', async (t) => {
+    const h = await TestHost.create();
+    t.after(() => h.stop());
+    await h.deployFile('echo##1.mjs', echoApp);
+    await h.start();
+    const c = new Client(h.url);
+    // The snapshot crosses as '"key"\u0001value…': separators, quotes, backslashes, other control
+    // characters, lone surrogates and empty keys inside keys and values must not break it.
+    const set: Record<string, unknown> = {
+      plain: 1,
+      '': 'empty key',
+      'se\u0001p': 'sep\u0001in\u0001value',
+      'quo"te\\back': 'a "quoted" \\ value\n\t\u0000',
+      'ünï\ud83d\ude00': { nested: ['é', null, true, 1.5], lone: '\ud800' },
+    };
+    await c.request('/echo/session', { method: 'POST', body: JSON.stringify({ set }) });
+    const next = (await c.get('/echo/session')).json<{ keys: string[]; data: Record<string, unknown> }>();
+    assert.deepEqual(next.keys, Object.keys(set).sort());
+    assert.deepEqual(next.data, set);
+  });
+
   it('refuses values that are not JSON-serializable with a TypeError naming the key', async (t) => {
     const h = await TestHost.create();
     t.after(() => h.stop());

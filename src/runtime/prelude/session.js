@@ -4,7 +4,7 @@
 // each other's other keys.
 export class Session {
   #id;
-  #snapshot; // JSON text from the host, parsed on first use
+  #snapshot; // the host's snapshot (see wire.ts sessionData), split on first use
   #data = null; // Map key -> JSON text
   #set = null; // Map key -> JSON text
   #deleted = null; // Set of keys
@@ -25,9 +25,13 @@ export class Session {
     if (this.#data === null) {
       this.#data = new Map();
       if (this.#snapshot) {
-        // #data holds JSON texts (what set() stores and get() parses): re-encode the parsed values.
-        const parsed = JSON.parse(this.#snapshot);
-        for (const key of Object.keys(parsed)) this.#data.set(key, JSON.stringify(parsed[key]));
+        // '"key"\u0001value JSON\u0001…': the values stay the JSON texts #data holds, nothing is
+        // re-encoded. JSON text never contains a raw U+0001, so the split is exact.
+        const parts = this.#snapshot.split('\u0001');
+        for (let i = 0; i + 1 < parts.length; i += 2) {
+          const key = parts[i];
+          this.#data.set(key.indexOf('\\') === -1 ? key.slice(1, -1) : JSON.parse(key), parts[i + 1]);
+        }
       }
     }
     return this.#data;
