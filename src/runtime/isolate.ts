@@ -172,38 +172,45 @@ export class AppIsolate {
     if (this.#batch.length === 0) return;
     const args = this.#batch;
     this.#batch = [];
-    this.#enter(this.#calls.dispatch, args, args.length === fieldsPerRequest ? (args[0] as number) : 0);
+    this.#enter(this.#calls.dispatch, args);
   };
+
+  /** A call about one request: the request must be inside the isolate before anything about it. */
+  #enterFor(fn: ivm.Reference<Function>, args: unknown[]): unknown {
+    if (this.#batch.length > 0) this.#flushBatch();
+    return this.#enter(fn, args);
+  }
 
   /**
    * One chunk of a streamed request body (the request was handled with body 'stream').
    * Returns false when the app's stream is full: pause the source until BodySource.pull().
+   * Once nobody reads the body any more (the app answered, cancelled it, or is gone), chunks are
+   * dropped here and the answer is true: the client's remaining bytes drain, and its connection
+   * stays usable for the next request.
    */
   pushBody(id: number, chunk: Uint8Array): boolean {
-    if (!this.#pending.has(id)) return false;
-    if (this.#batch.length > 0) this.#flushBatch(); // the request must be inside before its body
-    return this.#enter(this.#calls.pushBody, [id, new ivm.ExternalCopy(chunk).copyInto({ release: true })], id) === true;
+    if (this.#pending.get(id)?.bodySource === undefined) return true;
+    return this.#enterFor(this.#calls.pushBody, [id, new ivm.ExternalCopy(chunk).copyInto({ release: true })]) === true;
   }
 
   /** The streamed request body ended; `error` is '' when it ended well. */
   endBody(id: number, error: string): void {
     const request = this.#pending.get(id);
-    if (request === undefined) return;
+    if (request?.bodySource === undefined) return;
     request.bodySource = undefined;
-    if (this.#batch.length > 0) this.#flushBatch();
-    this.#enter(this.#calls.endBody, [id, error], id);
+    this.#enterFor(this.#calls.endBody, [id, error]);
   }
 
   /** The client is ready for more of a streamed body. */
   resume(id: number): void {
-    if (this.#pending.has(id)) this.#enter(this.#calls.resume, [id], id);
+    if (this.#pending.has(id)) this.#enterFor(this.#calls.resume, [id]);
   }
 
   /** The client went away: stop producing the body and forget the request. */
   cancel(id: number): void {
     if (!this.#pending.has(id)) return;
     this.#finish(id);
-    this.#enter(this.#calls.cancel, [id], 0);
+    this.#enterFor(this.#calls.cancel, [id]);
   }
 
   /** Resolves true once no request is in flight, or false when `timeoutMs` passed first. */
@@ -251,6 +258,7 @@ export class AppIsolate {
     }
     if (!this.#isolate.isDisposed) this.#isolate.dispose();
     const pending = this.#pending.drain();
+    for (const request of pending) stopReading(request);
     for (const request of pending) {
       if (request.headSent) request.sink.end(message);
       else request.sink.fail(kind, message);
@@ -302,7 +310,7 @@ export class AppIsolate {
     const readyResult = new Promise<string>((resolve) => {
       this.#readyResult = resolve;
     });
-    this.#enter(ready, [], 0);
+    this.#enter(ready, []);
     if (!this.#disposed) ready.release();
     if (this.#disposed) throw new TandemError(ErrorCode.appLoad, 'ready() exceeded a limit', { app: this.app, version: this.version });
     const error = await this.#withTimeout(readyResult, remaining(), 'waiting for ready()');
@@ -370,16 +378,13 @@ export class AppIsolate {
       },
       bodyCancel: (id: number) => {
         const request = this.#pending.get(id);
-        if (request === undefined) return;
-        const source = request.bodySource;
-        request.bodySource = undefined;
-        source?.cancel();
+        if (request !== undefined) stopReading(request);
       },
       fetchStart: (id: number, method: string, url: string, headers: string, body: Uint8Array | null, redirect: string) =>
         this.#options.outbound?.start(this, { id, method, url, headers, body, redirect }, (result) => {
           if (this.#disposed) return;
           const body = result.body === null ? null : new ivm.ExternalCopy(result.body).copyInto({ release: true });
-          this.#enter(this.#calls.settleFetch, [id, result.error, result.status, result.statusText, result.headers, body, result.url], 0);
+          this.#enter(this.#calls.settleFetch, [id, result.error, result.status, result.statusText, result.headers, body, result.url]);
         }),
       fetchAbort: (id: number) => this.#options.outbound?.abort(this, id),
     };
@@ -392,7 +397,7 @@ export class AppIsolate {
     clearTimeout(this.#timers.get(id));
     const timer = setTimeout(() => {
       this.#timers.delete(id);
-      this.#enter(this.#calls.fireTimer, [id], 0);
+      this.#enter(this.#calls.fireTimer, [id]);
     }, ms);
     this.#timers.set(id, timer);
   }
@@ -423,12 +428,13 @@ export class AppIsolate {
   #finish(id: number): PendingRequest | undefined {
     const request = this.#pending.delete(id);
     if (request === undefined) return undefined;
+    stopReading(request);
     if (this.#pending.size === 0 && this.#idleWaiters.size > 0) for (const waiter of [...this.#idleWaiters]) waiter();
     return request;
   }
 
   /** Every entry into the isolate goes through here, with the CPU limit as its timeout. */
-  #enter(fn: ivm.Reference<Function>, args: unknown[], requestId: number): unknown {
+  #enter(fn: ivm.Reference<Function>, args: unknown[]): unknown {
     if (this.#disposed) return undefined;
     let result: unknown;
     const mark = this.#options.entryMark;
@@ -441,14 +447,15 @@ export class AppIsolate {
     try {
       result = fn.applySync(undefined, args, this.#runOptions);
     } catch (err) {
-      this.#afterThrow(err, requestId);
+      this.#afterThrow(err);
     }
     if (mark !== undefined) mark.cells[0] = outer;
     if (this.#outbox.length > 0) this.#flushOutbox();
     return result;
   }
 
-  #afterThrow(err: unknown, requestId: number): void {
+  /** A limit breaks the isolate: dispose() fails what is in flight, the running request with it. */
+  #afterThrow(err: unknown): void {
     const message = describeError(err);
     let reason: BrokenReason;
     if (this.#isolate.isDisposed) reason = 'memory-limit';
@@ -462,12 +469,14 @@ export class AppIsolate {
     const detail = reason === 'cpu-limit'
       ? `a request ran past the ${this.#options.cpuLimitMs} ms CPU limit`
       : `the isolate ran past its ${this.memoryLimitMb} MB memory limit`;
-    const current = this.#finish(requestId);
-    if (current !== undefined) {
-      if (current.headSent) current.sink.end(detail);
-      else current.sink.fail(reason, detail);
-    }
     this.dispose(reason, detail);
     this.#options.onBroken(reason, detail);
   }
+}
+
+/** The request ended before its body did: let the rest of the body drain, nobody will read it. */
+function stopReading(request: PendingRequest): void {
+  const source = request.bodySource;
+  request.bodySource = undefined;
+  source?.cancel();
 }

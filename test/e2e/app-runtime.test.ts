@@ -162,6 +162,10 @@ export default {
   async fetch(request) {
     const path = new URL(request.url).pathname;
     if (path === '/up/text') return new Response(String((await request.text()).length));
+    if (path === '/up/refuse') return new Response('no', { status: 401 });
+    if (path === '/up/cancel') { await request.body.cancel(); return new Response('cancelled'); }
+    if (path === '/up/half') { const r = request.body.getReader(); await r.read(); return new Response('half'); }
+    if (path === '/up/echo') return new Response(request.body);
     const reader = request.body.getReader();
     let chunks = 0, bytes = 0, sum = 0;
     for (;;) {
@@ -209,7 +213,70 @@ export default {
     assert.equal(res.status, 413);
     assert.equal((await fetch(`${h.url}/up/text`, { method: 'POST', body: 'ok' }).then((r) => r.text())), '2');
   });
+
+  it('streams the request body back as the response while it still arrives (echo)', async (t) => {
+    const h = await TestHost.create();
+    t.after(() => h.stop());
+    await h.deployFile('up##1.mjs', uploadApp);
+    await h.start();
+    const data = new Uint8Array(3 * 1024 * 1024).map((_, i) => (i * 7) % 253);
+    const res = await fetch(`${h.url}/up/echo`, { method: 'POST', body: data, signal: AbortSignal.timeout(10_000) });
+    assert.equal(res.status, 200);
+    assert.deepEqual(new Uint8Array(await res.arrayBuffer()), data);
+  });
+
+  it('drains the rest of the body and serves the next request on the same connection', async (t) => {
+    const h = await TestHost.create();
+    t.after(() => h.stop());
+    await h.deployFile('up##1.mjs', uploadApp);
+    await h.start();
+    for (const [path, status] of [['/up/refuse', 401], ['/up/cancel', 200], ['/up/half', 200]] as const) {
+      const out = await uploadThenNext(h.host.port, path, 64).catch((err: Error) => assert.fail(`${path}: ${err.message}`));
+      assert.match(out, new RegExp(`^HTTP/1\\.1 ${status} `), path);
+      assert.match(out, /HTTP\/1\.1 200 [\s\S]*\r\n\r\n2$/, `${path}: the next request on the connection was answered`);
+    }
+  });
 });
+
+/**
+ * Sends `first` with a chunked body of `chunks` × 64 KiB, written as the socket accepts it, then
+ * `POST /up/text` with body 'ok' on the same connection; resolves to both responses as text.
+ */
+function uploadThenNext(port: number, first: string, chunks: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    void import('node:net').then(({ connect }) => {
+      const socket = connect(port, '127.0.0.1');
+      let out = '';
+      const timer = setTimeout(() => {
+        socket.destroy();
+        reject(new Error(`the connection stalled; got so far: ${JSON.stringify(out.slice(0, 300))}`));
+      }, 8_000);
+      socket.on('data', (d) => {
+        out += d.toString('latin1');
+        if ((out.match(/HTTP\/1\.1 /g) ?? []).length === 2 && /\r\n\r\n2$/.test(out)) {
+          clearTimeout(timer);
+          socket.destroy();
+          resolve(out);
+        }
+      });
+      socket.on('error', (err) => {
+        clearTimeout(timer);
+        reject(err);
+      });
+      const chunk = Buffer.concat([Buffer.from('10000\r\n'), Buffer.alloc(0x10000, 120), Buffer.from('\r\n')]);
+      let sent = 0;
+      const write = (): void => {
+        while (sent < chunks) {
+          sent++;
+          if (!socket.write(chunk)) return void socket.once('drain', write);
+        }
+        socket.write('0\r\n\r\nPOST /up/text HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nok');
+      };
+      socket.write(`POST ${first} HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n`);
+      write();
+    }, reject);
+  });
+}
 
 describe('malformed requests', () => {
   it('answers 400 to request targets that are not paths, and keeps serving', async (t) => {

@@ -56,7 +56,6 @@ export function createDispatcher(host, timers, outbound) {
   }
 
   function settle(reqId, response, ctx) {
-    incomingBodies.delete(reqId); // a body the app did not read is dropped with the request
     if (!(response instanceof ResponseClass)) {
       fail(reqId, 'bad-response', `fetch() resolved to ${typeName(response)}, expected a Response`);
       return;
@@ -69,11 +68,11 @@ export function createDispatcher(host, timers, outbound) {
       return;
     }
     const body = parts.body;
-    if (body === null || typeof body === 'string') {
-      host.respond(reqId, parts.status, parts.headers, body, ctx.delta(), false);
-    } else if (body instanceof Uint8Array) {
+    if (body === null || typeof body === 'string' || body instanceof Uint8Array) {
+      incomingBodies.delete(reqId); // the response is complete: a body the app did not read is dropped
       host.respond(reqId, parts.status, parts.headers, body, ctx.delta(), false);
     } else {
+      // A streamed response may go on reading the request body (an echo); pump() drops it at the end.
       host.respond(reqId, parts.status, parts.headers, null, ctx.delta(), true);
       pump(reqId, body.getReader());
     }
@@ -96,9 +95,11 @@ export function createDispatcher(host, timers, outbound) {
         }
       }
       streams.delete(reqId);
+      incomingBodies.delete(reqId);
       host.end(reqId, '');
     } catch (err) {
       streams.delete(reqId);
+      incomingBodies.delete(reqId);
       host.end(reqId, describe(err));
     }
   }
@@ -157,7 +158,7 @@ export function createDispatcher(host, timers, outbound) {
     /** One chunk of a streamed request body; returns whether the app's stream wants more now. */
     pushBody(reqId, chunk) {
       const controller = incomingBodies.get(reqId);
-      if (controller === undefined) return false;
+      if (controller === undefined) return true; // nobody reads it any more: let it drain
       controller.enqueue(chunk);
       return controller.desiredSize > 0;
     },
@@ -176,6 +177,11 @@ export function createDispatcher(host, timers, outbound) {
     },
 
     cancel(reqId) {
+      const body = incomingBodies.get(reqId);
+      if (body !== undefined) {
+        incomingBodies.delete(reqId);
+        body.error(new TypeError('client disconnected'));
+      }
       const state = streams.get(reqId);
       if (state === undefined) return;
       streams.delete(reqId);
