@@ -122,8 +122,9 @@ export class ResponseWriter implements ResponseSink {
       }
     }
     for (const cookie of cookies) flat.push('set-cookie', cookie);
-    // A known length lets Node write head and body in one go instead of chunked encoding.
-    if (!streaming && status !== 204 && status !== 304 && !(status >= 100 && status < 200)) {
+    // A known length lets Node write head and body in one go instead of chunked encoding. A HEAD
+    // answer without a body (Hono drops it) has no length to tell: 0 would be a lie.
+    if (!streaming && status !== 204 && status !== 304 && !(body === null && res.req.method === 'HEAD')) {
       flat.push('content-length', String(body === null ? 0 : typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength));
     }
     try {

@@ -133,6 +133,26 @@ describe('app runtime', () => {
     assert.deepEqual(next.data, set);
   });
 
+  it('answers HEAD without claiming a length it does not know', async (t) => {
+    const h = await TestHost.create();
+    t.after(() => h.stop());
+    // Like Hono: HEAD gets the GET response with its body dropped, or with it kept.
+    await h.deployFile('head##1.mjs', `export default { fetch(r) {
+      const keep = new URL(r.url).pathname === '/head/keep';
+      return new Response(r.method === 'HEAD' && !keep ? null : 'hello', { headers: { 'content-type': 'text/plain' } });
+    } };`);
+    await h.start();
+    const dropped = await fetch(`${h.url}/head/drop`, { method: 'HEAD' });
+    assert.equal(dropped.status, 200);
+    assert.equal(dropped.headers.get('content-length'), null);
+    const kept = await fetch(`${h.url}/head/keep`, { method: 'HEAD' });
+    assert.equal(kept.headers.get('content-length'), '5');
+    assert.equal(await kept.text(), '');
+    const get = await fetch(`${h.url}/head/drop`);
+    assert.equal(get.headers.get('content-length'), '5');
+    assert.equal(await get.text(), 'hello');
+  });
+
   it('refuses values that are not JSON-serializable with a TypeError naming the key', async (t) => {
     const h = await TestHost.create();
     t.after(() => h.stop());
