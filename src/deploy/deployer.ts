@@ -130,6 +130,15 @@ export class Deployer {
       const record = this.#bundles.get(fileName);
       return record === undefined ? Promise.resolve() : this.#load(record, 'redeploy');
     });
+    this.#throwIfFailed(fileName, 'redeploy failed');
+  }
+
+  /** An operator's action must not read as done when the load it started failed. */
+  #throwIfFailed(fileName: string, what: string): void {
+    const version = this.#bundles.get(fileName)?.version;
+    if (version?.error == null) return;
+    const serving = version.runtime !== null ? ' (the previous copy keeps serving)' : '';
+    throw new Error(`${what}${serving}: ${version.error}`);
   }
 
   /** Undeploys the version and moves its bundle to the retired folder (never deletes it). */
@@ -153,6 +162,7 @@ export class Deployer {
     const restored = await this.#retired.restore(fileName);
     await this.handle({ kind: 'present', fileName: restored.fileName, path: restored.path, isDirectory: restored.isDirectory });
     this.#o.activity.record('restored', '', restored.fileName, `moved back from ${restored.from}`);
+    this.#throwIfFailed(restored.fileName, `${restored.fileName} is back in webapps but did not load`);
   }
 
   /** Unloads everything (host shutdown): in-flight requests get `graceMs` to finish. */
@@ -248,8 +258,9 @@ export class Deployer {
       const code = err instanceof TandemError ? err.code : undefined;
       version.error = describeError(err);
       if (version.runtime === null) this.#o.registry.setStatus(version, 'failed');
-      log.error({ source: bundle.fileName, ms, code, err: version.error }, kind === 'deploy' ? 'version failed' : 'redeploy failed, previous copy keeps serving');
-      this.#o.activity.record('failed', bundle.name, version.label, kind === 'deploy' ? version.error : `redeploy failed, previous copy keeps serving: ${version.error}`);
+      const what = version.runtime === null ? 'version failed' : 'redeploy failed, previous copy keeps serving';
+      log.error({ source: bundle.fileName, ms, code, err: version.error }, what);
+      this.#o.activity.record('failed', bundle.name, version.label, version.runtime === null ? version.error : `${what}: ${version.error}`);
       return;
     }
     const previous = version.runtime;

@@ -2,7 +2,7 @@
 // retired folder on disk, and the error statuses.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { access, readdir } from 'node:fs/promises';
+import { access, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Client, TestHost, counterApp, waitFor } from '../e2e/harness.ts';
 import { act, admin, adminTestHost, findApp, findVersion, snapshot, startWithAdmin } from './admin-harness.ts';
@@ -132,6 +132,21 @@ describe('admin API', () => {
     assert.deepEqual(s.retired, []);
     assert.deepEqual(await readdir(retiredDir), []);
     assert.ok(await exists(path.join(h.webapps, 'shop##1.0.0', 'index.mjs')));
+  });
+
+  it('reports a redeploy whose load fails as failed (409), and the running copy keeps serving', async (t) => {
+    const h = await adminTestHost();
+    t.after(() => h.stop());
+    await h.deployFolder('shop##1.0.0', { 'index.mjs': counterApp('1') });
+    await startWithAdmin(h);
+    await h.waitState('shop', '1.0.0');
+    await writeFile(path.join(h.webapps, 'shop##1.0.0', 'index.mjs'), 'throw new Error("broken on purpose");\n');
+    // The watcher sees the change first and fails the same way.
+    await waitFor(async () => findVersion(await snapshot(h), 'shop', '1.0.0')?.error != null, 5000, 'the broken copy to fail');
+    const reply = await act(h, 'shop', '1.0.0', 'redeploy');
+    assert.equal(reply.status, 409, reply.text);
+    assert.match(reply.text, /redeploy failed \(the previous copy keeps serving\): .*broken on purpose/);
+    assert.equal((await new Client(h.url).get('/shop/')).status, 200);
   });
 
   it('decodes app names with # and takes _ for a version-less deployment', async (t) => {
