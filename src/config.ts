@@ -1,5 +1,6 @@
 // The one Config type: every option of the host, its default, and its validation.
 // cli.ts turns argv/env into a partial Config; resolveConfig() fills defaults and checks ranges.
+import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 
 export interface Config {
@@ -119,4 +120,9 @@ function checkPositive(name: string, value: number, min: number): void {
 
 function dropUndefined<T extends object>(input: T): Partial<T> {
   return Object.fromEntries(Object.entries(input).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+/** A random admin token (256 bits, base64url), for when TANDEM_ADMIN_TOKEN is not set. */
+export function randomAdminToken(): string {
+  return randomBytes(32).toString('base64url');
 }

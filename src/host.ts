@@ -3,11 +3,10 @@
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { AdminServer } from './admin/server.ts';
-import { randomAdminToken } from './admin/auth.ts';
 import { HostMetrics } from './admin/metrics.ts';
 import { ActivityLog } from './apps/activity.ts';
 import { Registry, type DeployedVersion } from './apps/registry.ts';
-import type { Config } from './config.ts';
+import { randomAdminToken, type Config } from './config.ts';
 import { Deployer } from './deploy/deployer.ts';
 import { BundleWatcher } from './deploy/watcher.ts';
 import { AppServer } from './http/server.ts';

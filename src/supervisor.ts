@@ -1,8 +1,8 @@
 // Runs the host as a child process and restarts it when it dies, so an isolate that V8 lost
 // control of (the host must abort) costs a restart, not an outage. Signals are passed on.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import path from 'node:path';
+import { randomAdminToken } from './config.ts';
 import type { Logger } from './log.ts';
 
 export interface SupervisorOptions {
@@ -16,11 +16,12 @@ const cliPath = path.join(import.meta.dirname, 'cli.ts');
 
 /**
  * Without TANDEM_ADMIN_TOKEN, the supervisor makes one random token for every host it starts, so a
- * restart after a crash does not log the operator out; the first host announces it in its log.
+ * restart after a crash does not log the operator out. Every host announces it: a first host that
+ * dies before its admin listener is up (a bundle that crashes it at load) must not take the only
+ * announcement with it.
  */
-function adminTokenEnv(generatedAdminToken: string | undefined, restarts: number): Record<string, string> {
-  if (generatedAdminToken === undefined) return {};
-  return restarts === 0 ? { TANDEM_ADMIN_TOKEN: generatedAdminToken, TANDEM_ANNOUNCE_ADMIN_TOKEN: '1' } : { TANDEM_ADMIN_TOKEN: generatedAdminToken };
+function adminTokenEnv(generatedAdminToken: string | undefined): Record<string, string> {
+  return generatedAdminToken === undefined ? {} : { TANDEM_ADMIN_TOKEN: generatedAdminToken, TANDEM_ANNOUNCE_ADMIN_TOKEN: '1' };
 }
 /** A host that ran at least this long was healthy: its next restart is not delayed further. */
 const healthyUptimeMs = 10_000;
@@ -32,7 +33,7 @@ export function superviseHost(options: SupervisorOptions): Promise<void> {
   let child: ChildProcess | null = null;
   let stopping = false;
   let restarts = 0;
-  const generatedAdminToken = process.env['TANDEM_ADMIN_TOKEN'] ? undefined : randomBytes(32).toString('base64url');
+  const generatedAdminToken = process.env['TANDEM_ADMIN_TOKEN'] ? undefined : randomAdminToken();
   let quickDeaths = 0;
 
   return new Promise((resolve) => {
@@ -40,7 +41,7 @@ export function superviseHost(options: SupervisorOptions): Promise<void> {
       const started = Date.now();
       child = spawn(process.execPath, ['--no-node-snapshot', cliPath, ...options.argv], {
         stdio: 'inherit',
-        env: { ...process.env, ...adminTokenEnv(generatedAdminToken, restarts), TANDEM_SUPERVISED: '1' },
+        env: { ...process.env, ...adminTokenEnv(generatedAdminToken), TANDEM_SUPERVISED: '1' },
       });
       child.once('exit', (code, signal) => {
         child = null;

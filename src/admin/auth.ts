@@ -19,11 +19,6 @@ export interface AdminSession {
 /** How a request proved itself: the Bearer token, or a login session (which also needs CSRF proof on POST). */
 export type Principal = { readonly kind: 'bearer' } | { readonly kind: 'session'; readonly session: AdminSession };
 
-/** A random admin token: 256 bits, base64url. */
-export function randomAdminToken(): string {
-  return randomBytes(32).toString('base64url');
-}
-
 export class AdminAuth {
   readonly #tokenDigest: Buffer;
   readonly #sessions = new Map<string, AdminSession>();

@@ -60,8 +60,9 @@ describe('catastrophic isolate failure', () => {
     await writeFolder(webapps, dir, 'good##1.0.0', { 'index.mjs': goodApp });
     await writeFolder(webapps, dir, 'bad##1.0.0', { 'index.mjs': badApp(true) });
     const port = await freePort();
+    const adminPort = await freePort();
     const logs: LogLine[] = [];
-    const child: ChildProcess = spawn(process.execPath, ['--no-node-snapshot', cli, '--webapps', webapps, '--state-dir', stateDir, '--port', String(port), '--admin-port', '0', '--cpu-limit', '200', '--settle', '50'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child: ChildProcess = spawn(process.execPath, ['--no-node-snapshot', cli, '--webapps', webapps, '--state-dir', stateDir, '--port', String(port), '--admin-port', String(adminPort), '--cpu-limit', '200', '--settle', '50'], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, TANDEM_ADMIN_TOKEN: '' } });
     let buffered = '';
     child.stdout!.on('data', (chunk: Buffer) => {
       buffered += chunk.toString('utf8');
@@ -73,7 +74,13 @@ describe('catastrophic isolate failure', () => {
     child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
     t.after(async () => {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      // SIGTERM, so the supervisor stops its host too: a SIGKILLed supervisor leaves the host running.
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGTERM');
+        const killer = setTimeout(() => child.kill('SIGKILL'), 5000);
+        await exited;
+        clearTimeout(killer);
+      }
       await rm(dir, { recursive: true, force: true });
     });
     const listening = (): LogLine[] => logs.filter((l) => l.msg === 'listening');
@@ -98,6 +105,9 @@ describe('catastrophic isolate failure', () => {
     process.stdout.write(`# catastrophic: detected ${fatalAt - boomAt} ms after the request, host listening again ${restartMs} ms after the abort\n`);
     assert.ok(restartMs < 2000, `host back after ${restartMs} ms`);
     assert.ok(logs.some((l) => l.msg === 'host exited, restarting' && l['signal'] === 'SIGABRT'), 'the supervisor saw the abort');
+    const tokens = logs.filter((l) => l.msg === 'admin token').map((l) => l['token']);
+    assert.equal(tokens.length, 2, 'every host announces the admin token, the restarted one too');
+    assert.equal(tokens[0], tokens[1], 'one token across restarts');
 
     const quarantine = JSON.parse(await readFile(path.join(stateDir, 'quarantine.json'), 'utf8')) as Record<string, string>;
     assert.deepEqual(Object.keys(quarantine), ['bad##1.0.0']);
