@@ -138,7 +138,7 @@ async function main(): Promise<void> {
       logger.flush();
       const abort = (): never => process.abort();
       setTimeout(abort, catastrophicSaveMs).unref();
-      Promise.resolve(started?.sessions.store.close()).then(abort, abort);
+      Promise.resolve(started?.sessions.stop()).then(abort, abort);
     },
   }).catch((err: unknown) => {
     logger.fatal({ err }, 'host failed to start');

@@ -307,8 +307,16 @@ export class Deployer {
     });
   }
 
-  /** V8 lost an isolate (isolated-vm's callback, on the main thread): quarantine first, then the host's hook aborts. */
+  /**
+   * V8 lost an isolate (isolated-vm's callback, on the main thread): no request may enter it again
+   * (isolated-vm: stop serving, then exit), the bundle is quarantined, then the host's hook aborts.
+   */
   #catastrophic(record: BundleRecord, message: string): void {
+    const { version } = record;
+    if (version.runtime !== null) {
+      version.runtime = null;
+      this.#o.registry.setStatus(version, 'failed');
+    }
     try {
       this.#quarantine?.add(record.bundle.fileName, record.fingerprint);
       record.version.quarantined = this.#quarantine !== null;
