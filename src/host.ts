@@ -98,10 +98,6 @@ export async function startHost(config: Config, logger: Logger, hooks: HostHooks
     onEvent: (event) => void deployer.handle(event),
   });
 
-  sessions.start();
-  const present = await watcher.start();
-  await Promise.all(present.map((event) => deployer.handle(event)));
-
   const observer: RequestObserver = {
     requestDone: (version, status, ms) => {
       version.recordRequest(ms, status >= 500);
@@ -118,23 +114,33 @@ export async function startHost(config: Config, logger: Logger, hooks: HostHooks
     fallbackHost: `${config.host}:${config.port}`,
   });
   const server = new AppServer({ host: config.host, port: config.port, router, logger });
-  const port = await server.listen();
-  logger.info({ port, host: config.host, webapps: config.webappsDir }, 'listening');
-
   const adminListenPort = hooks.adminListenPort ?? (config.adminPort === 0 ? null : config.adminPort);
   const adminToken = adminListenPort === null ? null : (config.adminToken ?? randomAdminToken());
   const admin = adminToken === null ? null : new AdminServer({ host: config.adminHost, port: adminListenPort!, token: adminToken, registry, sessions, deployer, activity, metrics, logger });
-  let adminPort: number | null = null;
-  try {
-    adminPort = admin === null ? null : await admin.listen();
-  } catch (err) {
-    // E.g. the admin port is taken: release everything started so far, then report.
+
+  /** Releases every part; each tolerates not having been started, so a failed start-up uses it too. */
+  const stopAll = async (graceMs: number): Promise<void> => {
+    await admin?.close();
     metrics.close();
     await watcher.stop();
-    await server.close(0);
-    await deployer.stop(0);
+    await server.close(graceMs);
+    await deployer.stop(graceMs);
     await sessions.stop();
     prelude.release();
+  };
+
+  let port: number;
+  let adminPort: number | null;
+  try {
+    sessions.start();
+    const present = await watcher.start();
+    await Promise.all(present.map((event) => deployer.handle(event)));
+    port = await server.listen();
+    logger.info({ port, host: config.host, webapps: config.webappsDir }, 'listening');
+    adminPort = admin === null ? null : await admin.listen();
+  } catch (err) {
+    // E.g. a port is taken: release everything started so far, then report.
+    await stopAll(0);
     throw err;
   }
   if (admin !== null) {
@@ -155,13 +161,7 @@ export async function startHost(config: Config, logger: Logger, hooks: HostHooks
     adminToken,
     stop: () =>
       (stopping ??= (async () => {
-        await admin?.close();
-        metrics.close();
-        await watcher.stop();
-        await server.close(config.shutdownTimeoutMs);
-        await deployer.stop(config.shutdownTimeoutMs);
-        await sessions.stop();
-        prelude.release();
+        await stopAll(config.shutdownTimeoutMs);
         logger.info('stopped');
       })()),
   };

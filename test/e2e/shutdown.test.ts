@@ -42,17 +42,23 @@ describe('host shutdown', () => {
     assert.deepEqual(leaked, [], `left open: ${leaked.join(', ')}`);
   });
 
-  it('releases what it started when the admin port is taken, and reports the error', async () => {
+  it('releases what it started when the app or the admin port is taken, and reports the error', async () => {
     const blocker = createServer();
     await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', r));
-    const before = resources();
-    const h = await TestHost.create();
+    const taken = (blocker.address() as AddressInfo).port;
     try {
-      await h.deployFile('a##1.0.0.mjs', counterApp('a'));
-      await assert.rejects(h.start({ adminListenPort: (blocker.address() as AddressInfo).port }), /EADDRINUSE/);
-      assert.deepEqual(await leakedSince(before), []);
+      for (const which of ['app', 'admin'] as const) {
+        const before = resources();
+        const h = await TestHost.create(which === 'app' ? { port: taken } : {});
+        try {
+          await h.deployFile('a##1.0.0.mjs', counterApp('a'));
+          await assert.rejects(h.start(which === 'admin' ? { adminListenPort: taken } : {}), /EADDRINUSE/, which);
+          assert.deepEqual(await leakedSince(before), [], which);
+        } finally {
+          await h.stop();
+        }
+      }
     } finally {
-      await h.stop();
       blocker.close();
     }
   });
