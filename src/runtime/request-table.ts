@@ -35,7 +35,7 @@ export class RequestTable<T> {
       this.#ids.push(slot);
     }
     const previous = this.#ids[slot]!;
-    const generation = (Math.floor(previous / slotCount) + 1) % generationLimit;
+    const generation = (Math.floor(previous / slotCount) + 1) % generationLimit || 1; // 0 would make slot 0's id 0
     const id = generation * slotCount + slot;
     this.#ids[slot] = id;
     this.#values[slot] = value;
