@@ -27,7 +27,7 @@ parentPort!.on('message', (message: WatchdogMessage) => {
 setInterval(() => {
   const slot = Atomics.load(data.cells, 0);
   const sequence = Atomics.load(data.cells, 1);
-  const now = Date.now();
+  const now = performance.now(); // monotonic: a clock step (NTP, VM resume) must not look like a stuck call
   if (slot === 0 || sequence !== lastSequence) {
     lastSequence = sequence;
     callSeenAt = now;
