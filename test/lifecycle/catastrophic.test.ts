@@ -105,9 +105,10 @@ describe('catastrophic isolate failure', () => {
     process.stdout.write(`# catastrophic: detected ${fatalAt - boomAt} ms after the request, host listening again ${restartMs} ms after the abort\n`);
     assert.ok(restartMs < 2000, `host back after ${restartMs} ms`);
     assert.ok(logs.some((l) => l.msg === 'host exited, restarting' && l['signal'] === 'SIGABRT'), 'the supervisor saw the abort');
-    const tokens = logs.filter((l) => l.msg === 'admin token').map((l) => l['token']);
-    assert.equal(tokens.length, 2, 'every host announces the admin token, the restarted one too');
-    assert.equal(tokens[0], tokens[1], 'one token across restarts');
+    // The admin listener starts after the app listener: its line may trail the second "listening".
+    const tokens = (): unknown[] => logs.filter((l) => l.msg === 'admin token').map((l) => l['token']);
+    await waitFor(() => tokens().length === 2, 5000, 'every host to announce the admin token, the restarted one too');
+    assert.equal(tokens()[0], tokens()[1], 'one token across restarts');
 
     const quarantine = JSON.parse(await readFile(path.join(stateDir, 'quarantine.json'), 'utf8')) as Record<string, string>;
     assert.deepEqual(Object.keys(quarantine), ['bad##1.0.0']);
