@@ -104,6 +104,8 @@ export class AppIsolate {
     settleFetch: ivm.Reference<Function>;
     pushBody: ivm.Reference<Function>;
     endBody: ivm.Reference<Function>;
+    install: ivm.Reference<Function>;
+    ready: ivm.Reference<Function>;
   };
   #disposed = false;
   #readyResult: ((error: string) => void) | null = null;
@@ -284,9 +286,10 @@ export class AppIsolate {
       settleFetch: ref('settleFetch'),
       pushBody: ref('pushBody'),
       endBody: ref('endBody'),
+      // Used once, at load; kept with the others so dispose() releases them on every failure path.
+      install: ref('install'),
+      ready: ref('ready'),
     };
-    const install = ref('install');
-    const ready = ref('ready');
     api.release();
 
     const entry = await this.#withTimeout(
@@ -302,16 +305,18 @@ export class AppIsolate {
       throw this.#loadError('the module threw while it was evaluated', err);
     }
     const namespace = entry.namespace;
-    const problem = install.applySync(undefined, [namespace.derefInto(), JSON.stringify(options.env)], { timeout: remaining() }) as string;
-    install.release();
-    namespace.release();
+    let problem: string;
+    try {
+      problem = this.#calls.install.applySync(undefined, [namespace.derefInto(), JSON.stringify(options.env)], { timeout: remaining() }) as string;
+    } finally {
+      namespace.release();
+    }
     if (problem !== '') throw new TandemError(ErrorCode.appLoad, `not an app: ${problem}`, { app: this.app, version: this.version });
 
     const readyResult = new Promise<string>((resolve) => {
       this.#readyResult = resolve;
     });
-    this.#enter(ready, []);
-    if (!this.#disposed) ready.release();
+    this.#enter(this.#calls.ready, []);
     if (this.#disposed) throw new TandemError(ErrorCode.appLoad, 'ready() exceeded a limit', { app: this.app, version: this.version });
     const error = await this.#withTimeout(readyResult, remaining(), 'waiting for ready()');
     this.#readyResult = null;
