@@ -1,7 +1,7 @@
 // The bundled prelude, kept on disk between starts of a host: bundling it with esbuild costs
 // ~300 ms, which every restart (a crash restart included) would otherwise pay. The cache key covers
-// every prelude source file and the lockfile (the versions of the libraries bundled into it), so a
-// change to either rebundles.
+// every prelude source file, how they are bundled (prelude-source.ts: esbuild's options) and the
+// lockfile (the versions of the libraries bundled into it), so a change to any of them rebundles.
 import { createHash } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -33,14 +33,9 @@ export function cachedPrelude(entryFile: string, cacheDir: string): string {
 
 function sourceKey(dir: string): string {
   const hash = createHash('sha256');
-  const walk = (d: string): void => {
-    for (const entry of readdirSync(d, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
-      const full = path.join(d, entry.name);
-      if (entry.isDirectory()) walk(full);
-      else if (entry.name.endsWith('.js')) hash.update(`${path.relative(dir, full)}\n`).update(readFileSync(full));
-    }
-  };
-  walk(dir);
+  const sources = (readdirSync(dir, { recursive: true }) as string[]).filter((rel) => rel.endsWith('.js')).sort();
+  for (const rel of sources) hash.update(`${rel}\n`).update(readFileSync(path.join(dir, rel)));
+  hash.update(readFileSync(path.join(import.meta.dirname, 'prelude-source.ts')));
   try {
     hash.update(readFileSync(path.join(repoRoot, 'package-lock.json')));
   } catch {
