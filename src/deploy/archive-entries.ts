@@ -96,19 +96,15 @@ function nameProblem(name: string, what: string, mayClimb = false): string | und
 }
 
 // npm pack puts everything under package/: strip it when every entry (and every hard link
-// target, which tar strips alike) lives there. Paths are read as they will be placed, so
-// `tar czf b.tgz ./package` (entries "./package/…", maybe a "./" entry) counts too.
+// target, which tar strips alike) lives there.
 function isNpmPack(entries: readonly ArchiveEntry[]): boolean {
-  let underPackage = 0;
-  const all = entries.every((entry) => {
-    const segments = placedSegments(entry.path, false);
-    if (segments.length === 0) return entry.kind === 'directory'; // "./": the archive's root
+  if (entries.length === 0) return false;
+  return entries.every((entry) => {
+    const segments = entry.path.split('/');
     if (segments[0] !== npmPackFolder) return false;
-    if (segments.length === 1 && entry.kind !== 'directory') return false;
-    underPackage++;
-    return entry.kind !== 'hardlink' || placedSegments(entry.linkTarget ?? '', false)[0] === npmPackFolder;
+    if (segments.filter((s) => s !== '').length === 1 && entry.kind !== 'directory') return false;
+    return entry.kind !== 'hardlink' || (entry.linkTarget ?? '').split('/')[0] === npmPackFolder;
   });
-  return all && underPackage > 0;
 }
 
 /** Where a checked entry lands below the extraction folder, as path segments ([] = the folder itself). */

@@ -101,18 +101,6 @@ describe('unpackArchive: tgz', () => {
     assert.deepEqual((await readdir(path.dirname(s.workDir))).sort(), ['app'], 'no staging folder left');
   });
 
-  it('also strips ./package/, as `tar czf b.tgz ./package` writes it', async (t) => {
-    const s = await scene(t);
-    const archive = await tgzOf(s, [
-      { path: './', type: 'Directory' },
-      { path: './package/', type: 'Directory' },
-      { path: './package/index.js', body: 'x' },
-      { path: './package/lib/a.js', body: 'a' },
-    ]);
-    await unpackArchive(archive, 'tgz', s.workDir);
-    assert.deepEqual(await treeOf(s.workDir), ['index.js', 'lib/', 'lib/a.js']);
-  });
-
   it('keeps the top folder when not every entry is under package/', async (t) => {
     const s = await scene(t);
     const archive = await tgzOf(s, [
