@@ -22,7 +22,9 @@ describe('watching webapps', () => {
   });
 
   it('waits until a bundle being written is quiet before deploying it', async (t) => {
-    const h = await TestHost.create({ settleMs: 150 });
+    // 40 ms between writes against a 600 ms settle: wide enough that a busy machine (fsync, two test
+    // files at once) does not open a quiet gap mid-write; 150 ms did, once.
+    const h = await TestHost.create({ settleMs: 600 });
     t.after(() => h.stop());
     await h.start();
     const file = path.join(h.webapps, 'slow##1.0.0.mjs');
