@@ -38,10 +38,6 @@ export class AdminEventStream {
     );
   }
 
-  get clients(): number {
-    return this.#clients.size;
-  }
-
   /** Takes over the response as an event stream until the client goes away or the stream closes. */
   add(res: ServerResponse): void {
     if (this.#closed) {

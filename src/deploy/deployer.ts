@@ -41,12 +41,8 @@ export interface DeployerOptions {
    * Unset: no quarantine, no watchdog.
    */
   readonly quarantineFile?: string;
-  /** A call running this long past its CPU limit is one V8 cannot stop (default 1000). */
-  readonly stuckGraceMs?: number;
   /** --undeploy-old-versions: retire a superseded version once its last session is gone. */
   readonly undeployOldVersions?: boolean;
-  /** How often old versions are looked for (default 1000). */
-  readonly reapEveryMs?: number;
 }
 
 /** A bundle in webapps and the version it provides. */
@@ -84,9 +80,9 @@ export class Deployer {
     this.#retired = new RetiredFolder(options.retiredDir, options.webappsDir);
     const file = options.quarantineFile;
     this.#quarantine = file === undefined ? null : new Quarantine(file);
-    this.#watchdog = file === undefined ? null : new StuckIsolateWatchdog({ quarantineFile: file, logger: options.logger, graceMs: options.stuckGraceMs });
+    this.#watchdog = file === undefined ? null : new StuckIsolateWatchdog({ quarantineFile: file, logger: options.logger });
     this.#reaper = options.undeployOldVersions === true
-      ? new OldVersionReaper({ registry: options.registry, sessions: options.sessions, logger: options.logger, everyMs: options.reapEveryMs ?? 1000, retire: (v) => this.retire(v) })
+      ? new OldVersionReaper({ registry: options.registry, sessions: options.sessions, logger: options.logger, everyMs: 1000, retire: (v) => this.retire(v) })
       : null;
     this.#reaper?.start();
   }

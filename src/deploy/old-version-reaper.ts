@@ -5,7 +5,6 @@
 import type { DeployedVersion, Registry } from '../apps/registry.ts';
 import type { Logger } from '../log.ts';
 import type { SessionManager } from '../sessions/manager.ts';
-import { compareVersions } from './version-order.ts';
 
 export interface OldVersionReaperOptions {
   readonly registry: Registry;
@@ -18,7 +17,6 @@ export interface OldVersionReaperOptions {
 
 export class OldVersionReaper {
   readonly #o: OldVersionReaperOptions;
-  readonly #retiring = new Set<DeployedVersion>();
   #timer: NodeJS.Timeout | undefined;
   #checking: Promise<void> | null = null;
 
@@ -48,7 +46,9 @@ export class OldVersionReaper {
     for (const app of [...this.#o.registry.apps]) {
       const target = app.newSessionTarget;
       if (target === undefined) continue;
-      const old = app.versions.filter((v) => v.state === 'draining' && !this.#retiring.has(v) && compareVersions(v.version, target.version) < 0);
+      // 'draining' means serving but below the new-session target (Registry): superseded. Checks run
+      // one at a time and await each retirement, so no version is picked twice.
+      const old = app.versions.filter((v) => v.state === 'draining');
       if (old.length === 0) continue;
       let counts: Map<string, number>;
       try {
@@ -65,14 +65,11 @@ export class OldVersionReaper {
   }
 
   async #retire(version: DeployedVersion, newest: DeployedVersion): Promise<void> {
-    this.#retiring.add(version);
     try {
       const movedTo = await this.#o.retire(version);
       this.#o.logger.info({ app: version.app.name, version: version.label, newest: newest.label, retired: movedTo }, 'old version undeployed, no session left');
     } catch (err) {
       this.#o.logger.error({ app: version.app.name, version: version.label, err }, 'undeploying an old version failed');
-    } finally {
-      this.#retiring.delete(version);
     }
   }
 }

@@ -22,11 +22,12 @@ export interface WatchedVersion {
 export interface StuckIsolateWatchdogOptions {
   readonly quarantineFile: string;
   readonly logger: Logger;
-  /** How long past its timeout a call may run before the process is given up (default 1000). */
-  readonly graceMs?: number;
-  /** How often the watchdog thread looks (default 50). */
-  readonly sampleMs?: number;
 }
+
+/** How long past its timeout a call may run before the process is given up. */
+const graceMs = 1000;
+/** How often the watchdog thread looks. */
+const sampleMs = 50;
 
 export type WatchdogMessage =
   | { readonly kind: 'watch'; readonly slot: number; readonly version: WatchedVersion }
@@ -40,7 +41,7 @@ export class StuckIsolateWatchdog {
 
   constructor(options: StuckIsolateWatchdogOptions) {
     this.#worker = new Worker(new URL('./stuck-isolate-watchdog-worker.ts', import.meta.url), {
-      workerData: { cells: this.cells, quarantineFile: options.quarantineFile, graceMs: options.graceMs ?? 1000, sampleMs: options.sampleMs ?? 50, pid: process.pid },
+      workerData: { cells: this.cells, quarantineFile: options.quarantineFile, graceMs, sampleMs, pid: process.pid },
       stdout: false,
       stderr: false,
     });

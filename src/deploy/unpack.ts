@@ -13,8 +13,6 @@ import type { ArchiveEntry, ArchiveLimits } from './archive-entries.ts';
 import { extractTar, listTar } from './unpack-tar.ts';
 import { extractZip, listZip, openZip } from './unpack-zip.ts';
 
-export { defaultArchiveLimits };
-export type { ArchiveLimits };
 
 export type ArchiveFormat = 'tgz' | 'zip';
 

@@ -1,10 +1,6 @@
 // Bundles in-isolate JavaScript (the prelude) into one classic script for isolated-vm.
 
 import { buildSync, stop } from 'esbuild';
-import { fileURLToPath } from 'node:url';
-
-/** Absolute path of the web-globals module (installWebGlobals, makeIncomingRequest, responseParts). */
-export const webPreludeEntry: string = fileURLToPath(new URL('./prelude/web/index.js', import.meta.url));
 
 /**
  * Bundles `entryFile` and everything it imports into one minified IIFE script. Dynamic import() and

@@ -129,7 +129,7 @@ export class MemorySessionStore implements SessionStore {
 
   countByVersion(app: string): Map<string, number> {
     const counts = new Map<string, number>();
-    for (const s of this.#all()) if (s.app === app) counts.set(s.version, (counts.get(s.version) ?? 0) + 1);
+    for (const [, s] of this.#entries()) if (s.app === app) counts.set(s.version, (counts.get(s.version) ?? 0) + 1);
     return counts;
   }
 
@@ -288,11 +288,6 @@ export class MemorySessionStore implements SessionStore {
   *#liveOps(): Generator<JournalOp> {
     for (const r of this.#active.values()) yield ['c', r.id, r.app, r.version, r.createdAt, r.lastAccessAt, flatten(r.data)];
     for (const [id, s] of this.#passive) yield ['p', id, s.app, s.version, s.createdAt, s.lastAccessAt];
-  }
-
-  *#all(): Generator<PassiveSession> {
-    yield* this.#active.values();
-    yield* this.#passive.values();
   }
 
   *#entries(): Generator<[string, PassiveSession]> {

@@ -133,10 +133,6 @@ export class SessionJournal {
     return { bytes, ms: performance.now() - started };
   }
 
-  get pendingRecords(): number {
-    return this.#pending.length;
-  }
-
   /** Writes what is queued and starts an fdatasync of everything written, in the background. */
   flush(): FlushStats {
     const stats = this.write();
@@ -209,11 +205,6 @@ export class SessionJournal {
   #retireFd(fd: number): void {
     if (this.#syncing) this.#closeAfterSync = fd;
     else closeSync(fd);
-  }
-
-  /** Bytes in the current journal file (for tests and the bench). */
-  get journalBytes(): number {
-    return this.#journalBytes;
   }
 }
 

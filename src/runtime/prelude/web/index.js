@@ -11,7 +11,7 @@ import { FormData } from './form-data.js';
 import { Headers } from './headers.js';
 import { createPerformance } from './performance.js';
 import { incomingRequest, Request } from './request.js';
-import { Response, responseParts as partsOfResponse } from './response.js';
+import { Response } from './response.js';
 import {
   ByteLengthQueuingStrategy, CountQueuingStrategy, ReadableStream, ReadableStreamDefaultReader, TransformStream,
   WritableStream,
@@ -20,10 +20,7 @@ import { structuredClone } from './structured-clone.js';
 import { TextDecoder, TextEncoder } from './text-codec.js';
 import { TextDecoderStream, TextEncoderStream } from './text-streams.js';
 import { installLazyUrl } from './url.js';
-
-function defineGlobal(g, name, value) {
-  Object.defineProperty(g, name, { value, writable: true, configurable: true, enumerable: false });
-}
+import { defineGlobal } from '../define-global.js';
 
 /** Installs the web globals on `g` (the isolate's globalThis); host.now() gives milliseconds, high resolution. */
 export function installWebGlobals(g, host) {
@@ -34,7 +31,7 @@ export function installWebGlobals(g, host) {
     CountQueuingStrategy, performance: createPerformance(host),
   };
   for (const name of Object.keys(globals)) defineGlobal(g, name, globals[name]);
-  installLazyUrl(g, defineGlobal);
+  installLazyUrl(g);
 }
 
 /**
@@ -56,6 +53,4 @@ export function makeIncomingRequest(method, url, rawHeaders, body) {
  * body: null | string | Uint8Array | ReadableStream }. Throws TypeError if `response` is not a Response.
  * A Uint8Array body may be shared with clones of the Response: copy it, never transfer it.
  */
-export function responseParts(response) {
-  return partsOfResponse(response);
-}
+export { responseParts } from './response.js';

@@ -1,6 +1,6 @@
 // multipart/form-data (RFC 7578, HTML's encoding algorithm): FormData → bytes and bytes → FormData.
 
-import { File, blobBytes, fileFromOwnedBytes } from './blob.js';
+import { File, blobBytes, concat, fileFromOwnedBytes } from './blob.js';
 import { FormData } from './form-data.js';
 import { decodeUtf8, encodeUtf8 } from './text-codec.js';
 
@@ -43,13 +43,7 @@ export function encodeMultipart(formData) {
     }
   }
   push(encodeUtf8(`${head}--${boundary}--\r\n`));
-  const body = new Uint8Array(total);
-  let at = 0;
-  for (const c of chunks) {
-    body.set(c, at);
-    at += c.length;
-  }
-  return { body, contentType: `multipart/form-data; boundary=${boundary}` };
+  return { body: concat(chunks, total), contentType: `multipart/form-data; boundary=${boundary}` };
 }
 
 function indexOf(haystack, needle, from) {

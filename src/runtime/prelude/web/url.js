@@ -3,6 +3,7 @@
 // so the require() calls below evaluate them only when reached.
 
 import { createUrlClass } from './fast-url.js';
+import { defineGlobal } from '../define-global.js';
 
 /** core-js's URL: the full WHATWG parser, evaluated on first call. */
 export function loadUrlClass() {
@@ -14,12 +15,12 @@ export function loadUrlSearchParamsClass() {
 }
 
 /** Defines URL and URLSearchParams on `g` as getters that load the implementation and replace themselves. */
-export function installLazyUrl(g, defineGlobal) {
-  lazyGlobal(g, 'URL', () => createUrlClass(loadUrlClass), defineGlobal);
-  lazyGlobal(g, 'URLSearchParams', loadUrlSearchParamsClass, defineGlobal);
+export function installLazyUrl(g) {
+  lazyGlobal(g, 'URL', () => createUrlClass(loadUrlClass));
+  lazyGlobal(g, 'URLSearchParams', loadUrlSearchParamsClass);
 }
 
-function lazyGlobal(g, name, load, defineGlobal) {
+function lazyGlobal(g, name, load) {
   Object.defineProperty(g, name, {
     configurable: true,
     enumerable: false,
