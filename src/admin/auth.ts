@@ -60,6 +60,11 @@ export class AdminAuth {
     return session;
   }
 
+  /** The login session still holds: not logged out (or pushed out by newer ones), not expired. */
+  isLive(session: AdminSession, now = Date.now()): boolean {
+    return this.#sessions.get(session.id) === session && session.expiresAt > now;
+  }
+
   logout(session: AdminSession): void {
     this.#sessions.delete(session.id);
   }

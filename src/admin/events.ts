@@ -2,7 +2,8 @@
 // event (the whole AdminSnapshot, so counters refresh); an `activity` event whenever the activity
 // log records something; a `state` event when a version changes state (followed shortly by a
 // snapshot, so the page shows the change at once). One timer serves all clients, and only while
-// there are clients.
+// there are clients. A stream ends when the login that opened it ends (logout, expiry), and a
+// client that stops reading is cut off before its backlog grows past maxBacklogBytes.
 import type { ServerResponse } from 'node:http';
 import type { Logger } from '../log.ts';
 import { takeSnapshot, type SnapshotSources } from './snapshot.ts';
@@ -14,10 +15,13 @@ export interface AdminEventStreamOptions extends SnapshotSources {
 
 /** A change is pushed as a snapshot this soon after it (changes in a burst share one). */
 const settleMs = 50;
+/** Unsent bytes a client may fall behind by (a laptop asleep with the page open) before it is cut off. */
+const maxBacklogBytes = 1 << 20;
 
 export class AdminEventStream {
   readonly #o: AdminEventStreamOptions;
-  readonly #clients = new Set<ServerResponse>();
+  /** Each client with the check that its login still holds. */
+  readonly #clients = new Map<ServerResponse, () => boolean>();
   readonly #unsubscribe: (() => void)[] = [];
   #timer: NodeJS.Timeout | undefined;
   #soon: NodeJS.Timeout | undefined;
@@ -38,28 +42,31 @@ export class AdminEventStream {
     );
   }
 
-  /** Takes over the response as an event stream until the client goes away or the stream closes. */
-  add(res: ServerResponse): void {
+  /**
+   * Takes over the response as an event stream until the client goes away, `allowed()` turns false
+   * (checked before every write), or the stream closes.
+   */
+  add(res: ServerResponse, allowed: () => boolean): void {
     if (this.#closed) {
       res.writeHead(503).end();
       return;
     }
     res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', 'x-content-type-options': 'nosniff', 'x-accel-buffering': 'no' });
     res.write('retry: 2000\n\n');
-    this.#clients.add(res);
+    this.#clients.set(res, allowed);
     res.on('close', () => {
       this.#clients.delete(res);
       if (this.#clients.size === 0) this.#stopTimer();
     });
     void this.#snapshotTo([res]);
-    this.#timer ??= setInterval(() => void this.#snapshotTo([...this.#clients]), this.#o.intervalMs);
+    this.#timer ??= setInterval(() => void this.#snapshotTo([...this.#clients.keys()]), this.#o.intervalMs);
   }
 
   close(): void {
     this.#closed = true;
     for (const off of this.#unsubscribe) off();
     this.#stopTimer();
-    for (const res of this.#clients) res.end();
+    for (const res of this.#clients.keys()) res.end();
     this.#clients.clear();
   }
 
@@ -74,7 +81,7 @@ export class AdminEventStream {
     if (this.#clients.size === 0 || this.#soon !== undefined) return;
     this.#soon = setTimeout(() => {
       this.#soon = undefined;
-      void this.#snapshotTo([...this.#clients]);
+      void this.#snapshotTo([...this.#clients.keys()]);
     }, settleMs);
   }
 
@@ -82,13 +89,27 @@ export class AdminEventStream {
     if (clients.length === 0) return;
     try {
       const data = JSON.stringify(await takeSnapshot(this.#o));
-      for (const res of clients) if (this.#clients.has(res)) res.write(`event: snapshot\ndata: ${data}\n\n`);
+      for (const res of clients) this.#write(res, `event: snapshot\ndata: ${data}\n\n`);
     } catch (err) {
       this.#o.logger.error({ err }, 'admin snapshot failed');
     }
   }
 
   #send(event: string, data: string): void {
-    for (const res of this.#clients) res.write(`event: ${event}\ndata: ${data}\n\n`);
+    for (const res of this.#clients.keys()) this.#write(res, `event: ${event}\ndata: ${data}\n\n`);
+  }
+
+  #write(res: ServerResponse, text: string): void {
+    const allowed = this.#clients.get(res);
+    if (allowed === undefined) return;
+    if (!allowed()) {
+      this.#clients.delete(res);
+      res.end();
+    } else if (res.writableLength > maxBacklogBytes) {
+      this.#clients.delete(res);
+      res.destroy();
+    } else {
+      res.write(text);
+    }
   }
 }

@@ -101,7 +101,8 @@ export class AdminServer {
     }
     if (pathname === '/api/events') {
       if (req.method !== 'GET') return sendError(res, 405, 'use GET');
-      return this.#events!.add(res);
+      const session = principal.kind === 'session' ? principal.session : null;
+      return this.#events!.add(res, session === null ? () => true : () => this.#auth.isLive(session));
     }
     let segments: string[];
     try {

@@ -99,7 +99,19 @@ describe('admin page login and CSRF', () => {
     const other = await login(h);
     assert.equal((await post(h, '/api/apps/shop/versions/1.0.0/enable', { cookie, 'x-csrf-token': other.csrf })).status, 403, "another login's CSRF token does not fit");
 
+    const stream = await fetch(`${self}/api/events`, { headers: { cookie }, signal: AbortSignal.timeout(10_000) });
+    assert.equal(stream.status, 200, 'the cookie opens the event stream');
+    const streamEnded = (async () => {
+      for await (const _ of stream.body!) {
+        // read until the server ends the stream
+      }
+      return 'ended';
+    })().catch((err: Error) => `failed: ${err.message}`);
+
     assert.equal((await post(h, '/logout', { cookie, 'x-csrf-token': csrf })).status, 204);
     assert.equal((await fetch(`${self}/api/apps`, { headers: { cookie } })).status, 401, 'the cookie is dead after logout');
+    // The next event (this action's) finds the login gone and ends the stream instead.
+    assert.equal((await fetch(`${self}/api/apps/shop/versions/1.0.0/enable`, { method: 'POST', headers: { authorization: `Bearer ${adminToken}` } })).status, 200);
+    assert.equal(await streamEnded, 'ended', 'the event stream of a logged-out login ends');
   });
 });
