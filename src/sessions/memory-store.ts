@@ -168,8 +168,13 @@ export class MemorySessionStore implements SessionStore {
     this.#passivateExcess(p);
     for (const record of this.#touched) if (this.#active.get(record.id) === record) p.journal.append(['t', record.id, record.lastAccessAt]);
     this.#touched.clear();
-    const stats = p.journal.flush();
-    if (p.journal.needsCompaction) p.journal.compact(this.#liveOps());
+    let stats: FlushStats;
+    try {
+      stats = p.journal.flush();
+    } finally {
+      // After a failed write the journal lacks records memory still has: a snapshot puts them back.
+      if (p.journal.damaged || p.journal.needsCompaction) p.journal.compact(this.#liveOps());
+    }
     for (const id of this.#unlinkAfterFlush) if (!this.#passive.has(id)) p.files.remove(id);
     this.#unlinkAfterFlush.clear();
     return stats;

@@ -44,7 +44,10 @@ export class SessionJournal {
   #closeAfterSync = -1;
   #writeScheduled = false;
   #unsynced = false;
-  /** True when a file was damaged: the store compacts at once so new records never follow a torn line. */
+  /**
+   * True when a file was damaged, or a write failed (records lost from the file, maybe a torn
+   * line): the store compacts at once, from memory, so nothing is lost and no record follows a torn line.
+   */
   damaged = false;
 
   private constructor(options: SessionJournalOptions) {
@@ -127,7 +130,13 @@ export class SessionJournal {
     let text = '';
     for (const json of this.#pending) text += encodeLine(json);
     this.#pending = [];
-    const bytes = writeAll(this.#fd, text);
+    let bytes: number;
+    try {
+      bytes = writeAll(this.#fd, text);
+    } catch (err) {
+      this.damaged = true;
+      throw err;
+    }
     this.#journalBytes += bytes;
     this.#unsynced = true;
     return { bytes, ms: performance.now() - started };
