@@ -127,7 +127,7 @@ export class Router {
     }
     const declared = Number(req.headers['content-length']);
     if (Number.isFinite(declared) && declared > this.#o.maxBodyBytes) {
-      this.#tooLarge(req, res, version);
+      this.#tooLarge(req, writer, version);
       return;
     }
     if (!(declared <= bufferedBodyMax)) {
@@ -141,7 +141,7 @@ export class Router {
         writer.attach(current, current.handle(this.#wire(req, body, session), writer));
       },
       (err: unknown) => {
-        if (err instanceof BodyTooLarge) this.#tooLarge(req, res, version);
+        if (err instanceof BodyTooLarge) this.#tooLarge(req, writer, version);
         else req.destroy();
       },
     );
@@ -162,10 +162,8 @@ export class Router {
       if (size > this.#o.maxBodyBytes) {
         ended = true;
         // Answer first: the app's failing read must not get its 500 out before the 413.
-        writer.preempt(413, `Payload Too Large (limit ${this.#o.maxBodyBytes} bytes)`);
+        this.#tooLarge(req, writer, version);
         runtime.endBody(id, `request body larger than ${this.#o.maxBodyBytes} bytes`);
-        this.#o.logger.info({ app: version.app.name, version: version.label, limit: this.#o.maxBodyBytes }, 'request body too large');
-        req.resume();
         return;
       }
       // A fresh copy: never hand Node's pooled Buffer memory to an isolate.
@@ -182,9 +180,10 @@ export class Router {
     if (res.destroyed) runtime.cancel(id);
   }
 
-  #tooLarge(req: IncomingMessage, res: ServerResponse, version: DeployedVersion): void {
+  /** 413 through the request's writer, so it is counted like any other answer; the rest of the body drains. */
+  #tooLarge(req: IncomingMessage, writer: ResponseWriter, version: DeployedVersion): void {
     this.#o.logger.info({ app: version.app.name, version: version.label, limit: this.#o.maxBodyBytes }, 'request body too large');
-    sendError(res, 413, `Payload Too Large (limit ${this.#o.maxBodyBytes} bytes)`);
+    writer.preempt(413, `Payload Too Large (limit ${this.#o.maxBodyBytes} bytes)`);
     req.resume();
   }
 

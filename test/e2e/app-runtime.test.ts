@@ -169,6 +169,7 @@ describe('app runtime', () => {
     await h.start();
     const big = await fetch(`${h.url}/echo/text`, { method: 'POST', body: 'x'.repeat(2048) });
     assert.equal(big.status, 413);
+    assert.equal(h.host.registry.app('echo')?.find('1')?.stats.requests, 1, 'the 413 counts as a request of the version');
     const huge = await fetch(`${h.url}/echo/text`, { headers: { 'x-big': 'y'.repeat(64 * 1024) } }).catch((e: Error) => e);
     if (huge instanceof Response) assert.equal(huge.status, 431);
     else assert.fail(`expected a 431 answer, got ${huge.message}`);
