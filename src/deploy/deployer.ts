@@ -267,6 +267,8 @@ export class Deployer {
     version.loadedAt = Date.now();
     version.error = null;
     version.quarantined = false;
+    // Loaded and serving (an operator's redeploy of a quarantined version, say): the next start must not refuse it.
+    this.#quarantine?.clear(bundle.fileName);
     record.prepared = prepared;
     record.breaks = [];
     this.#o.registry.setStatus(version, 'ready');

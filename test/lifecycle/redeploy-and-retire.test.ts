@@ -2,8 +2,9 @@
 // --undeploy-old-versions moving a drained bundle to <stateDir>/retired/.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdir, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { fingerprint } from '../../src/deploy/fingerprint.ts';
 import { Client, TestHost, counterApp, waitFor } from '../e2e/harness.ts';
 
 const generationApp = (generation: number): string => `
@@ -91,6 +92,21 @@ describe('redeploy and retire', () => {
     assert.equal(h.state('keep', '1.0.0'), 'ready');
     const reply = (await c.get('/keep/')).json<{ generation: number; n: number }>();
     assert.deepEqual(reply, { generation: 1, n: 2 });
+  });
+
+  it("lifts a version's quarantine once an operator's redeploy loads it, so the next start loads it too", async (t) => {
+    const h = await TestHost.create();
+    t.after(() => h.stop());
+    await h.deployFolder('shop##1.0.0', { 'index.mjs': counterApp('1') });
+    // As if this bundle, with exactly these files, had crashed the host before.
+    const quarantineFile = path.join(h.dir, '.tandem', 'quarantine.json');
+    await mkdir(path.dirname(quarantineFile), { recursive: true });
+    await writeFile(quarantineFile, JSON.stringify({ 'shop##1.0.0': await fingerprint(path.join(h.webapps, 'shop##1.0.0')) }));
+    await h.start();
+    await h.waitState('shop', '1.0.0', 'failed');
+    await h.host.deployer.redeploy(h.host.registry.app('shop')!.find('1.0.0')!);
+    assert.equal(h.state('shop', '1.0.0'), 'ready');
+    assert.deepEqual(JSON.parse(await readFile(quarantineFile, 'utf8')), {}, 'the entry is gone');
   });
 
   it('with --undeploy-old-versions, retires a superseded version once its last session expired', async (t) => {
