@@ -14,7 +14,7 @@
 //   /lib/systemd/system/tomcat10.service  never started here (no systemd in a container); we do
 //                                  not use it: our base has its own port
 // Java: tomcat10-common depends on default-jre-headless | java11-runtime-headless (OpenJDK 17 here).
-// A JDK's `jar` is not needed: zip.ts writes the WARs.
+// A JDK's `jar` is not needed: scripts/archive-builders.ts writes the WARs (a WAR is a plain ZIP; Servlet 3+ needs no web.xml for a JSP-only app).
 import { spawnSync } from 'node:child_process';
 import { access, copyFile, mkdir, readdir, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';

@@ -8,7 +8,7 @@ import { gzipSync } from 'node:zlib';
 import { defaultArchiveLimits } from '../../src/deploy/archive-entries.ts';
 import type { ArchiveEntry } from '../../src/deploy/archive-entries.ts';
 import { extractTar, listTar } from '../../src/deploy/unpack-tar.ts';
-import { tarBytes, tgzBytes } from './archive-builders.ts';
+import { tarBytes, tgzBytes } from '../../scripts/archive-builders.ts';
 
 // The second pass on its own: what happens when the archive no longer matches the checked listing.
 

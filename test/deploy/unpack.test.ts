@@ -9,8 +9,8 @@ import * as tar from 'tar';
 import { ErrorCode, TandemError } from '../../src/errors.ts';
 import { unpackArchive } from '../../src/deploy/unpack.ts';
 import type { ArchiveFormat } from '../../src/deploy/unpack.ts';
-import { tarBytes, tgzBytes, zipBytes } from './archive-builders.ts';
-import type { TarEntrySpec, ZipEntrySpec } from './archive-builders.ts';
+import { tarBytes, tgzBytes, zipBytes } from '../../scripts/archive-builders.ts';
+import type { TarEntrySpec, ZipEntrySpec } from '../../scripts/archive-builders.ts';
 
 // An unpack that rejected a promise nobody awaited would show up here, not as a crash.
 const unhandled: unknown[] = [];

@@ -6,7 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdir, readdir, rename, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { tgzBytes, zipBytes } from '../deploy/archive-builders.ts';
+import { tgzBytes, zipBytes } from '../../scripts/archive-builders.ts';
 import { Client, TestHost } from './harness.ts';
 
 const appSource = `export default { fetch(request, env) { return new Response('packed ' + env.version + ' ' + env.vars.FROM); } };`;

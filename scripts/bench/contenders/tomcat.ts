@@ -10,7 +10,7 @@ import { summarize, type Contender, type LatencySummary } from '../contender.ts'
 import { freePort, get, getSessionCookie, waitForBody } from '../http-probe.ts';
 import { ServerProcess } from '../server-process.ts';
 import { catalinaHome, ensureTomcat, makeCatalinaBase } from '../tomcat-base.ts';
-import { zip } from '../zip.ts';
+import { zipBytes } from '../../archive-builders.ts';
 
 const fixtures = path.join(import.meta.dirname, '..', 'fixtures', 'tomcat');
 const startTimeoutMs = 60_000;
@@ -19,7 +19,7 @@ const autoDeployPeriodMs = 10_000;
 
 async function war(template: string, version: string): Promise<Buffer> {
   const jsp = (await readFile(path.join(fixtures, template), 'utf8')).replaceAll('@VERSION@', version);
-  return zip([{ name: 'index.jsp', content: jsp }]);
+  return zipBytes([{ name: 'index.jsp', body: jsp }]);
 }
 
 export const tomcat: Contender = {

@@ -7,7 +7,7 @@ import { percentile, summarize } from '../contender.ts';
 import { latencySuspicion, type LoadResult } from '../load.ts';
 import { formatComparison, formatReport, type BenchReport, type ThroughputResult } from '../report.ts';
 import { ServerProcess, treeRss } from '../server-process.ts';
-import { zip } from '../zip.ts';
+import { zipBytes } from '../../archive-builders.ts';
 
 function unzip(buffer: Buffer): Promise<Map<string, string>> {
   return new Promise((resolve, reject) => {
@@ -63,7 +63,7 @@ function report(throughput: Record<string, ThroughputResult>): BenchReport {
 describe('bench harness', () => {
   it('writes WARs that a ZIP reader unpacks to the same files', async () => {
     const jsp = '<%@ page session="false" %>Hello from 001 é';
-    const entries = await unzip(zip([{ name: 'index.jsp', content: jsp }, { name: 'WEB-INF/x.txt', content: Buffer.from('x') }]));
+    const entries = await unzip(zipBytes([{ name: 'index.jsp', body: jsp }, { name: 'WEB-INF/x.txt', body: 'x' }]));
     assert.deepEqual([...entries], [['index.jsp', jsp], ['WEB-INF/x.txt', 'x']]);
   });
 

@@ -1,5 +1,6 @@
 // Builds tar.gz and zip archives byte by byte, so tests can make the hostile ones that no
-// well-behaved archiver would write (../ paths, links out of the folder, devices, lying sizes).
+// well-behaved archiver would write (../ paths, links out of the folder, devices, lying sizes), and
+// the bench its Tomcat WARs without a JDK's `jar`.
 
 import { crc32, deflateRawSync, gzipSync } from 'node:zlib';
 import { Header } from 'tar';
