@@ -7,8 +7,7 @@
 //   (autocannon in a separate process, so the load generator does not share the host's CPU).
 // Run with --expose-gc (the npm script does) for meaningful memory numbers.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
-import { createServer, type AddressInfo } from 'node:net';
+import { freePort } from './http-probe.ts';
 import { closeSync, fdatasyncSync, mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
@@ -231,10 +230,7 @@ async function load(): Promise<void> {
 
 /** A private redis-server on a free port, or null (and a note) when redis-server is not installed. */
 async function startRedis(): Promise<{ url: string; child: ChildProcess } | null> {
-  const probe = createServer().listen(0, '127.0.0.1');
-  await once(probe, 'listening');
-  const port = (probe.address() as AddressInfo).port;
-  await new Promise((resolve) => probe.close(resolve));
+  const port = await freePort();
   const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'pipe', 'ignore'] });
   const ready = await new Promise<boolean>((resolve) => {
     let out = '';

@@ -6,7 +6,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
+import { freePort } from '../../scripts/bench/http-probe.ts';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Client, waitFor, type LogLine } from '../e2e/harness.ts';
@@ -35,14 +35,6 @@ export default {
     return new Response('bad is fine');
   },
 };`;
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as { port: number }).port;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 async function writeFolder(dir: string, staging: string, name: string, files: Record<string, string>): Promise<void> {
   const tmp = path.join(staging, `${name}-${Math.random().toString(36).slice(2)}`);

@@ -2,7 +2,7 @@
 // killed at the end. Stop/start/pause simulate an outage.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { createServer } from 'node:net';
+import { freePort } from '../../scripts/bench/http-probe.ts';
 
 export class RedisServer {
   readonly port: number;
@@ -67,12 +67,3 @@ export class RedisServer {
   }
 }
 
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const port = (server.address() as { port: number }).port;
-  server.close();
-  await once(server, 'close');
-  return port;
-}
