@@ -5,7 +5,7 @@ import { sessionTag, type Logger } from '../log.ts';
 import type { SessionDelta } from '../runtime/wire.ts';
 import { newSessionId } from './session-id.ts';
 import { clearedSessionCookie, sessionCookie, type CookieScope } from './session-cookie.ts';
-import type { MaybePromise, SessionRecord, SessionStore } from './store.ts';
+import { setPairs, type MaybePromise, type SessionRecord, type SessionStore } from './store.ts';
 
 export interface SessionManagerOptions {
   readonly store: SessionStore;
@@ -106,8 +106,7 @@ export class SessionManager {
     for (const delta of deltas) {
       if (delta.created) {
         if (delta.inv) continue;
-        const record: SessionRecord = { id: delta.id, app, version, createdAt: now, lastAccessAt: now, data: new Map() };
-        for (let i = 0; i + 1 < delta.set.length; i += 2) record.data.set(delta.set[i]!, delta.set[i + 1]!);
+        const record: SessionRecord = { id: delta.id, app, version, createdAt: now, lastAccessAt: now, data: setPairs(new Map(), delta.set) };
         wait(this.store.create(record, ttlMs));
         cookies.push(sessionCookie(delta.id, scope));
         this.#logger.debug({ app, version, session: sessionTag(delta.id) }, 'session created');

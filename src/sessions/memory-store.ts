@@ -1,13 +1,14 @@
 // The embedded session store: Maps, synchronous on the hot path.
-// With `persistence`, every change is also queued for the journal (session-journal.ts) and written
-// in one batch per flush (every 200 ms by default), and past `maxActive` sessions the least
+// With `persistence`, every change is also queued for the journal (session-journal.ts), which
+// writes a turn's changes in one write at the end of that event-loop turn; touches (last access)
+// are batched per flush (every 200 ms by default), which also syncs and compacts. Past `maxActive` sessions the least
 // recently used are passivated: their data moves to a file, a small stub (app, version, times)
 // stays so counting, adoption and expiry never read the disk; get() reloads the data synchronously.
 import type { Logger } from '../log.ts';
 import type { JournalOp } from './journal-codec.ts';
 import { PassiveFiles } from './passive-files.ts';
 import { SessionJournal, type FlushStats } from './session-journal.ts';
-import type { SessionChange, SessionRecord, SessionStore } from './store.ts';
+import { flattenData, setPairs, type SessionChange, type SessionRecord, type SessionStore } from './store.ts';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 
@@ -85,14 +86,14 @@ export class MemorySessionStore implements SessionStore {
 
   create(record: SessionRecord, _ttlMs?: number): void {
     this.#active.set(record.id, record);
-    this.#p?.journal.append(['c', record.id, record.app, record.version, record.createdAt, record.lastAccessAt, flatten(record.data)]);
+    this.#p?.journal.append(['c', record.id, record.app, record.version, record.createdAt, record.lastAccessAt, flattenData(record.data)]);
   }
 
   update(record: SessionRecord, change: SessionChange, _ttlMs?: number): void {
     const live = this.#live(record);
     if (live === undefined) return;
     const data = live.data;
-    for (let i = 0; i + 1 < change.set.length; i += 2) data.set(change.set[i]!, change.set[i + 1]!);
+    setPairs(data, change.set);
     for (const key of change.del) data.delete(key);
     this.#p?.journal.append(['u', live.id, live.lastAccessAt, change.set, change.del]);
   }
@@ -223,7 +224,7 @@ export class MemorySessionStore implements SessionStore {
     const record: SessionRecord = { id, app: stub.app, version: stub.version, createdAt: stub.createdAt, lastAccessAt: stub.lastAccessAt, data };
     this.#active.set(id, record);
     // The journal holds the data again, so the file can go once that record is written.
-    this.#p.journal.append(['c', id, stub.app, stub.version, stub.createdAt, stub.lastAccessAt, flatten(data)]);
+    this.#p.journal.append(['c', id, stub.app, stub.version, stub.createdAt, stub.lastAccessAt, flattenData(data)]);
     this.#unlinkAfterFlush.add(id);
     return record;
   }
@@ -246,9 +247,7 @@ export class MemorySessionStore implements SessionStore {
   #replay(op: JournalOp): void {
     switch (op[0]) {
       case 'c': {
-        const data = new Map<string, string>();
-        const flat = op[6];
-        for (let i = 0; i + 1 < flat.length; i += 2) data.set(flat[i]!, flat[i + 1]!);
+        const data = setPairs(new Map(), op[6]);
         this.#passive.delete(op[1]);
         this.#active.set(op[1], { id: op[1], app: op[2], version: op[3], createdAt: op[4], lastAccessAt: op[5], data });
         return;
@@ -257,7 +256,7 @@ export class MemorySessionStore implements SessionStore {
         const r = this.#active.get(op[1]);
         if (r === undefined) return;
         r.lastAccessAt = op[2];
-        for (let i = 0; i + 1 < op[3].length; i += 2) r.data.set(op[3][i]!, op[3][i + 1]!);
+        setPairs(r.data, op[3]);
         for (const key of op[4]) r.data.delete(key);
         return;
       }
@@ -291,7 +290,7 @@ export class MemorySessionStore implements SessionStore {
 
   /** Every session as snapshot records: full for active ones, stubs for passivated ones (their files stay). */
   *#liveOps(): Generator<JournalOp> {
-    for (const r of this.#active.values()) yield ['c', r.id, r.app, r.version, r.createdAt, r.lastAccessAt, flatten(r.data)];
+    for (const r of this.#active.values()) yield ['c', r.id, r.app, r.version, r.createdAt, r.lastAccessAt, flattenData(r.data)];
     for (const [id, s] of this.#passive) yield ['p', id, s.app, s.version, s.createdAt, s.lastAccessAt];
   }
 
@@ -299,10 +298,4 @@ export class MemorySessionStore implements SessionStore {
     yield* this.#active.entries();
     yield* this.#passive.entries();
   }
-}
-
-function flatten(data: ReadonlyMap<string, string>): string[] {
-  const flat: string[] = [];
-  for (const [k, v] of data) flat.push(k, v);
-  return flat;
 }

@@ -4,6 +4,7 @@
 import { mkdirSync, readdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { decodeLines, encodeLine } from './journal-codec.ts';
+import { flattenData, setPairs } from './store.ts';
 
 export class PassiveFiles {
   readonly #dir: string;
@@ -19,9 +20,7 @@ export class PassiveFiles {
   }
 
   write(id: string, data: ReadonlyMap<string, string>): void {
-    const flat: string[] = [];
-    for (const [k, v] of data) flat.push(k, v);
-    writeFileSync(this.#file(id), encodeLine(JSON.stringify(flat)));
+    writeFileSync(this.#file(id), encodeLine(JSON.stringify(flattenData(data))));
   }
 
   /** The session's data, or null when its file is missing or damaged. */
@@ -35,10 +34,7 @@ export class PassiveFiles {
     let flat: unknown = null;
     const damage = decodeLines(buf, (value) => (flat = value));
     if (damage !== null || !Array.isArray(flat)) return null;
-    const data = new Map<string, string>();
-    const pairs = flat as unknown[];
-    for (let i = 0; i + 1 < pairs.length; i += 2) data.set(String(pairs[i]), String(pairs[i + 1]));
-    return data;
+    return setPairs(new Map(), (flat as unknown[]).map(String));
   }
 
   remove(id: string): void {

@@ -46,3 +46,16 @@ export interface SessionStore {
   /** Writes what must survive a restart, releases files and connections. */
   close(): MaybePromise<void>;
 }
+
+/** Session data as the flat [key, json, key, json, …] list that deltas, journal and files carry. */
+export function flattenData(data: ReadonlyMap<string, string>): string[] {
+  const flat: string[] = [];
+  for (const [key, json] of data) flat.push(key, json);
+  return flat;
+}
+
+/** Sets every [key, json] pair of a flat list on `data`; returns `data`. */
+export function setPairs(data: Map<string, string>, flat: readonly string[]): Map<string, string> {
+  for (let i = 0; i + 1 < flat.length; i += 2) data.set(flat[i]!, flat[i + 1]!);
+  return data;
+}
