@@ -1,5 +1,5 @@
 // A TestHost with its admin listener on a free port, and a client for the admin API.
-import { TestHost } from '../e2e/harness.ts';
+import { TestHost, counterApp } from '../e2e/harness.ts';
 import type { AdminSnapshot, AppView, VersionView } from '../../src/admin/snapshot.ts';
 import type { Config } from '../../src/config.ts';
 
@@ -12,6 +12,16 @@ export async function adminTestHost(options: Partial<Config> = {}): Promise<Test
 
 export async function startWithAdmin(h: TestHost): Promise<TestHost> {
   await h.start({ adminListenPort: 0 });
+  return h;
+}
+
+/** The common scene: a started admin host serving shop##1.0.0 (a counter app), stopped after the test. */
+export async function shopHost(t: { after(fn: () => Promise<void>): void }): Promise<TestHost> {
+  const h = await adminTestHost();
+  t.after(() => h.stop());
+  await h.deployFolder('shop##1.0.0', { 'index.mjs': counterApp('1') });
+  await startWithAdmin(h);
+  await h.waitState('shop', '1.0.0');
   return h;
 }
 

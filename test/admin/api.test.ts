@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { access, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Client, TestHost, counterApp, waitFor } from '../e2e/harness.ts';
-import { act, admin, adminTestHost, findApp, findVersion, snapshot, startWithAdmin } from './admin-harness.ts';
+import { act, admin, adminTestHost, findApp, findVersion, snapshot, startWithAdmin, shopHost } from './admin-harness.ts';
 
 async function exists(file: string): Promise<boolean> {
   return access(file).then(() => true, () => false);
@@ -13,11 +13,7 @@ async function exists(file: string): Promise<boolean> {
 
 describe('admin API', () => {
   it('answers 401 with the same generic body without a token, with a wrong one, and for unknown routes under /api', async (t) => {
-    const h = await adminTestHost();
-    t.after(() => h.stop());
-    await h.deployFolder('shop##1.0.0', { 'index.mjs': counterApp('1') });
-    await startWithAdmin(h);
-    await h.waitState('shop', '1.0.0');
+    const h = await shopHost(t);
 
     const replies = [
       await admin(h, '/api/apps', { token: null }),
@@ -60,11 +56,7 @@ describe('admin API', () => {
   });
 
   it('changes what GET /api/apps returns with every action: disable, enable, expire-sessions, redeploy, undeploy, restore', async (t) => {
-    const h = await adminTestHost();
-    t.after(() => h.stop());
-    await h.deployFolder('shop##1.0.0', { 'index.mjs': counterApp('1') });
-    await startWithAdmin(h);
-    await h.waitState('shop', '1.0.0');
+    const h = await shopHost(t);
     const old = new Client(h.url);
     await old.get('/shop/');
     await h.deployFolder('shop##2.0.0', { 'index.mjs': counterApp('2') });
@@ -135,11 +127,7 @@ describe('admin API', () => {
   });
 
   it('reports a redeploy whose load fails as failed (409), and the running copy keeps serving', async (t) => {
-    const h = await adminTestHost();
-    t.after(() => h.stop());
-    await h.deployFolder('shop##1.0.0', { 'index.mjs': counterApp('1') });
-    await startWithAdmin(h);
-    await h.waitState('shop', '1.0.0');
+    const h = await shopHost(t);
     await writeFile(path.join(h.webapps, 'shop##1.0.0', 'index.mjs'), 'throw new Error("broken on purpose");\n');
     // The watcher sees the change first and fails the same way.
     await waitFor(async () => findVersion(await snapshot(h), 'shop', '1.0.0')?.error != null, 5000, 'the broken copy to fail');
@@ -168,11 +156,7 @@ describe('admin API', () => {
   });
 
   it('answers 404 for an unknown app or version, 400 for an unknown action, 404 for an unknown retired bundle', async (t) => {
-    const h = await adminTestHost();
-    t.after(() => h.stop());
-    await h.deployFolder('shop##1.0.0', { 'index.mjs': counterApp('1') });
-    await startWithAdmin(h);
-    await h.waitState('shop', '1.0.0');
+    const h = await shopHost(t);
 
     const cases: [string, number][] = [
       ['/api/apps/nosuch/versions/1.0.0/disable', 404],

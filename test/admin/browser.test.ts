@@ -7,7 +7,7 @@ import { access, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { chromium, type Page } from 'playwright-core';
 import { Client, counterApp, waitFor } from '../e2e/harness.ts';
-import { adminTestHost, adminToken, adminUrl, startWithAdmin } from './admin-harness.ts';
+import { adminToken, adminUrl, shopHost } from './admin-harness.ts';
 
 const chromiumPath = '/usr/bin/chromium';
 const chromiumArgs = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
@@ -23,11 +23,7 @@ describe('admin page in a browser', () => {
       t.skip(`${chromiumPath} not installed`);
       return;
     }
-    const h = await adminTestHost();
-    t.after(() => h.stop());
-    await h.deployFolder('shop##1.0.0', { 'index.mjs': counterApp('1') });
-    await startWithAdmin(h);
-    await h.waitState('shop', '1.0.0');
+    const h = await shopHost(t);
     for (let i = 0; i < 2; i++) await new Client(h.url).get('/shop/');
     await h.deployFolder('shop##2.0.0', { 'index.mjs': counterApp('2') });
     await h.waitState('shop', '2.0.0');

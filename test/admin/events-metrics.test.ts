@@ -4,7 +4,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import parsePrometheusTextFormat, { type MetricFamily } from 'parse-prometheus-text-format';
 import { Client, counterApp, waitFor } from '../e2e/harness.ts';
-import { act, admin, adminTestHost, adminToken, adminUrl, startWithAdmin } from './admin-harness.ts';
+import { act, admin, adminTestHost, adminToken, adminUrl, startWithAdmin, shopHost } from './admin-harness.ts';
 import type { TestHost } from '../e2e/harness.ts';
 
 interface SseEvent {
@@ -56,11 +56,7 @@ async function metrics(h: TestHost): Promise<MetricFamily[]> {
 
 describe('admin event stream and metrics', () => {
   it('streams a snapshot on connect, then the state change and activity of an action', async (t) => {
-    const h = await adminTestHost();
-    t.after(() => h.stop());
-    await h.deployFolder('shop##1.0.0', { 'index.mjs': counterApp('1') });
-    await startWithAdmin(h);
-    await h.waitState('shop', '1.0.0');
+    const h = await shopHost(t);
     const stream = await openStream(h);
     t.after(stream.close);
 

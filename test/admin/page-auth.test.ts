@@ -2,8 +2,7 @@
 // the browser marks as cross-site is refused even with the CSRF token.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { counterApp } from '../e2e/harness.ts';
-import { adminTestHost, adminToken, adminUrl, startWithAdmin } from './admin-harness.ts';
+import { adminTestHost, adminToken, adminUrl, startWithAdmin, shopHost } from './admin-harness.ts';
 import type { TestHost } from '../e2e/harness.ts';
 
 interface Login {
@@ -67,11 +66,7 @@ describe('admin page login and CSRF', () => {
   });
 
   it('refuses cookie-authenticated POSTs without the CSRF header, with a wrong one, or from another site', async (t) => {
-    const h = await adminTestHost();
-    t.after(() => h.stop());
-    await h.deployFolder('shop##1.0.0', { 'index.mjs': counterApp('1') });
-    await startWithAdmin(h);
-    await h.waitState('shop', '1.0.0');
+    const h = await shopHost(t);
     const { cookie, csrf } = await login(h);
     const action = '/api/apps/shop/versions/1.0.0/disable';
     const self = adminUrl(h);
