@@ -18,7 +18,7 @@ export default {
   async fetch(request, env, ctx) {
     if (new URL(request.url).pathname.endsWith('/slow')) {
       console.log('slow request started');
-      await new Promise((r) => setTimeout(r, 300));
+      await new Promise((r) => setTimeout(r, 1500));
       return new Response('slow done');
     }
     const session = ctx.createSession();
@@ -124,9 +124,12 @@ describe('catastrophic isolate failure', () => {
     const seen = logs.length;
     await waitFor(() => logs.slice(seen).some((l) => l.msg === 'slow request started'), 5000, 'the slow request to be in flight');
     child.kill('SIGTERM');
+    const termAt = Date.now();
     const reply = await slow;
     assert.equal(reply.status, 200);
     assert.equal(reply.text, 'slow done');
+    // 1.5 s of sleep, seen starting before the signal: a reply this late was in flight at SIGTERM.
+    assert.ok(Date.now() - termAt > 500, `the reply came ${Date.now() - termAt} ms after SIGTERM: was it in flight?`);
     assert.equal(await exited, 0, stderr);
   });
 });

@@ -69,7 +69,8 @@ export default {
       'index.mjs': `
 export default {
   async fetch(request) {
-    if (new URL(request.url).pathname.endsWith('/slow')) await new Promise((r) => setTimeout(r, 300));
+    // Long enough that noticing the removal (watcher, settle) always happens while it sleeps.
+    if (new URL(request.url).pathname.endsWith('/slow')) await new Promise((r) => setTimeout(r, 2000));
     return new Response('two');
   },
 };`,
@@ -86,7 +87,7 @@ export default {
     const reply = await slow;
     assert.equal(reply.status, 200);
     assert.equal(reply.text, 'two');
-    await waitFor(() => runtime.disposed, 2000, 'the drained isolate to be disposed');
+    await waitFor(() => runtime.disposed, 4000, 'the drained isolate to be disposed');
   });
 
   it('cuts off requests still in flight after the drain timeout', async (t) => {
