@@ -123,18 +123,19 @@ describe('persistent sessions', () => {
 
 describe('session lifetime', () => {
   it('expires a session idle longer than --session-timeout, not one in use', async (t) => {
-    const h = await TestHost.create({ sessionTimeoutMinutes: 0.01 }); // 600 ms
+    // 1.5 s; two 900 ms gaps outlast it together (so the clock must restart) with 600 ms of slack each.
+    const h = await TestHost.create({ sessionTimeoutMinutes: 0.025 });
     t.after(() => h.stop());
     await h.deployFolder('foo##001', { 'index.mjs': counterApp('001') });
     await h.start();
     await h.waitState('foo', '001');
     const c = new Client(h.url);
     assert.equal((await c.get('/foo/')).json<Counter>().n, 1);
-    await delay(300);
+    await delay(900);
     assert.equal((await c.get('/foo/')).json<Counter>().n, 2, 'used within the timeout: alive');
-    await delay(300);
+    await delay(900);
     assert.equal((await c.get('/foo/')).json<Counter>().n, 3, 'each use restarts the idle clock');
-    await delay(900); // idle time is what is under test
+    await delay(2200); // idle time is what is under test
     assert.equal((await c.get('/foo/')).json<Counter>().n, 1, 'idle past the timeout: a new session');
   });
 
