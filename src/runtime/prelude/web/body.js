@@ -157,6 +157,15 @@ export function consumeBytes(state, what) {
   return readAll(taken).then((bytes) => (bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes : bytes.slice()));
 }
 
+export function consumeJson(state, what) {
+  return consumeText(state, what).then((text) => JSON.parse(text));
+}
+
+/** The body's bytes as an ArrayBuffer the caller owns (consumeBytes' view always spans its buffer). */
+export function consumeArrayBuffer(state, what) {
+  return consumeBytes(state, what).then((bytes) => bytes.buffer);
+}
+
 export function consumeBlob(state, contentType, what) {
   return consumeBytes(state, what).then((bytes) => blobFromOwnedBytes(bytes, contentType ?? ''));
 }

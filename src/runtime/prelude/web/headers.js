@@ -4,7 +4,8 @@
 import { pairIteratorFactory } from './iterator.js';
 
 const headersIterator = pairIteratorFactory('Headers Iterator');
-const tokenPattern = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+/** An HTTP token (RFC 9110): header names and methods. */
+export const tokenPattern = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const invalidValuePattern = /[\0\r\n]|[^\0-\xff]/;
 const edgeWhitespace = /^[\t\n\r ]+|[\t\n\r ]+$/g;
 

@@ -2,12 +2,11 @@
 // headers stay a raw string and the signal is made only when asked for.
 
 import { AbortSignal, followingSignal } from './abort.js';
-import { bodyStream, consumeBlob, consumeBytes, consumeFormData, consumeText, cloneBody, extractBody, isBodyUsed, moveBody } from './body.js';
-import { Headers, headersFromRaw } from './headers.js';
+import { bodyStream, consumeArrayBuffer, consumeBlob, consumeBytes, consumeFormData, consumeJson, consumeText, cloneBody, extractBody, isBodyUsed, moveBody } from './body.js';
+import { Headers, headersFromRaw, tokenPattern } from './headers.js';
 import { parseRequestUrl } from './request-url.js';
 
 const kSkip = Symbol('internal construction');
-const tokenPattern = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const normalizedMethods = ['DELETE', 'GET', 'HEAD', 'OPTIONS', 'POST', 'PUT'];
 const optionValues = {
   mode: ['same-origin', 'no-cors', 'cors'],
@@ -143,8 +142,8 @@ export class Request {
   get bodyUsed() { return isBodyUsed(this.#body); }
 
   text() { return consumeText(this.#body, "Failed to execute 'text' on 'Request'"); }
-  json() { return consumeText(this.#body, "Failed to execute 'json' on 'Request'").then(parseJson); }
-  arrayBuffer() { return consumeBytes(this.#body, "Failed to execute 'arrayBuffer' on 'Request'").then(toArrayBuffer); }
+  json() { return consumeJson(this.#body, "Failed to execute 'json' on 'Request'"); }
+  arrayBuffer() { return consumeArrayBuffer(this.#body, "Failed to execute 'arrayBuffer' on 'Request'"); }
   bytes() { return consumeBytes(this.#body, "Failed to execute 'bytes' on 'Request'"); }
   blob() { return consumeBlob(this.#body, this.headers.get('content-type'), "Failed to execute 'blob' on 'Request'"); }
   formData() { return consumeFormData(this.#body, this.headers.get('content-type'), "Failed to execute 'formData' on 'Request'"); }
@@ -176,13 +175,6 @@ export class Request {
 
 Object.defineProperty(Request.prototype, Symbol.toStringTag, { value: 'Request', configurable: true });
 
-function parseJson(text) {
-  return JSON.parse(text);
-}
-
-function toArrayBuffer(bytes) {
-  return bytes.buffer;
-}
 
 /** A Request over what the host received; `body` is a BodyState or null. Nothing is parsed or copied. */
 export function incomingRequest(method, url, rawHeaders, body) {

@@ -1,7 +1,7 @@
 // Response (WHATWG Fetch). `new Response('hello')` allocates the Response and its BodyState only:
 // headers are made when asked for, the stream when `.body` is read.
 
-import { bodyForHost, bodyStream, BodyState, consumeBlob, consumeBytes, consumeFormData, consumeText, cloneBody, extractBody, isBodyUsed } from './body.js';
+import { bodyForHost, bodyStream, BodyState, consumeArrayBuffer, consumeBlob, consumeBytes, consumeFormData, consumeJson, consumeText, cloneBody, extractBody, isBodyUsed } from './body.js';
 import { Headers, headersToRaw, lockHeaders } from './headers.js';
 import { loadUrlClass } from './url.js';
 
@@ -111,8 +111,8 @@ export class Response {
   get bodyUsed() { return isBodyUsed(this.#body); }
 
   text() { return consumeText(this.#body, "Failed to execute 'text' on 'Response'"); }
-  json() { return consumeText(this.#body, "Failed to execute 'json' on 'Response'").then(parseJson); }
-  arrayBuffer() { return consumeBytes(this.#body, "Failed to execute 'arrayBuffer' on 'Response'").then(toArrayBuffer); }
+  json() { return consumeJson(this.#body, "Failed to execute 'json' on 'Response'"); }
+  arrayBuffer() { return consumeArrayBuffer(this.#body, "Failed to execute 'arrayBuffer' on 'Response'"); }
   bytes() { return consumeBytes(this.#body, "Failed to execute 'bytes' on 'Response'"); }
   blob() { return consumeBlob(this.#body, this.headers.get('content-type'), "Failed to execute 'blob' on 'Response'"); }
   formData() { return consumeFormData(this.#body, this.headers.get('content-type'), "Failed to execute 'formData' on 'Response'"); }
@@ -147,13 +147,6 @@ export class Response {
 
 Object.defineProperty(Response.prototype, Symbol.toStringTag, { value: 'Response', configurable: true });
 
-function parseJson(text) {
-  return JSON.parse(text);
-}
-
-function toArrayBuffer(bytes) {
-  return bytes.buffer;
-}
 
 function describe(value) {
   if (value === null) return 'null';

@@ -3,15 +3,8 @@
 export {
   ReadableStream,
   ReadableStreamDefaultReader,
-  ReadableStreamBYOBReader,
-  ReadableStreamDefaultController,
-  ReadableByteStreamController,
-  ReadableStreamBYOBRequest,
   WritableStream,
-  WritableStreamDefaultWriter,
-  WritableStreamDefaultController,
   TransformStream,
-  TransformStreamDefaultController,
   ByteLengthQueuingStrategy,
   CountQueuingStrategy,
 } from 'web-streams-polyfill';
