@@ -71,7 +71,11 @@ export class SessionManager {
     }
     record.lastAccessAt = now;
     const touched = this.store.touch(record, this.#options.idleMsFor(app));
-    return touched instanceof Promise ? touched.then(() => record) : record;
+    // Not awaited: routing needs the record, not the new expiry. A network store would otherwise
+    // put a second round trip before every request; a touch that fails only shortens the session's
+    // life to its previous expiry, and is logged.
+    if (touched instanceof Promise) touched.catch((err: unknown) => this.#logger.warn({ app, session: sessionTag(record.id), err }, 'session touch failed'));
+    return record;
   }
 
   #expired(record: SessionRecord, now: number): boolean {
