@@ -11,6 +11,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 // @ts-expect-error autocannon ships no type declarations (and @types/autocannon is not installed).
 import autocannonUntyped from 'autocannon';
+import { percentile } from './bench/contender.ts';
 
 export interface ChurnOptions {
   readonly connections: number;
@@ -174,8 +175,7 @@ export async function runChurn(options: ChurnOptions, log: (line: string) => voi
       if (!fresh && n - 1 >= s.ok && n - 1 <= s.sent) sessionsAfter++;
       else lostSessions++;
     }
-    const sorted = [...latencies].sort((a, b) => a - b);
-    const pct = (p: number): number => Math.round(sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!);
+    const pct = (p: number): number => Math.round(percentile(latencies, p));
     return {
       requests: result.requests.total,
       non2xx: result.non2xx,
