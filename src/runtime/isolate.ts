@@ -251,7 +251,8 @@ export class AppIsolate {
     this.#options.outbound?.abortAll(this);
     // Release every host handle before the isolate goes (isolated-vm #510, #281): a handle left to
     // the garbage collector can outlive isolated-vm's per-thread state at process exit.
-    for (const handle of [...Object.values(this.#calls ?? {}), this.#context]) {
+    // The context's `global` is a Reference of its own, not released with the context.
+    for (const handle of [...Object.values(this.#calls ?? {}), this.#context.global, this.#context]) {
       try {
         handle?.release();
       } catch {
