@@ -98,11 +98,11 @@ export class ResponseWriter implements ResponseSink {
 
   fail(kind: FailureKind, message: string): void {
     if (this.#done) return;
-    const status = kind === 'app-error' || kind === 'bad-response' ? 500 : 503;
+    const status = failureStatus[kind];
     const log = { app: this.#version.app.name, version: this.#version.label, kind, err: message };
-    if (kind === 'isolate-gone') this.#logger.warn(log, 'request failed');
+    if (kind === 'isolate-gone' || kind === 'bad-request') this.#logger.warn(log, 'request failed');
     else this.#logger.error(log, 'request failed');
-    if (!this.#res.headersSent) sendError(this.#res, status, kind === 'app-error' || kind === 'bad-response' ? 'Internal Server Error' : 'Service Unavailable', status === 503);
+    if (!this.#res.headersSent) sendError(this.#res, status, statusText[status]!, status === 503);
     else this.#res.destroy();
     this.#finish(status);
   }
@@ -159,3 +159,13 @@ export class ResponseWriter implements ResponseSink {
 }
 
 const noCookies: readonly string[] = [];
+
+const failureStatus: Readonly<Record<FailureKind, number>> = {
+  'app-error': 500,
+  'bad-response': 500,
+  'cpu-limit': 503,
+  'memory-limit': 503,
+  'isolate-gone': 503,
+  'bad-request': 400,
+};
+const statusText: Readonly<Record<number, string>> = { 400: 'Bad Request', 500: 'Internal Server Error', 503: 'Service Unavailable' };

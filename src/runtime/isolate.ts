@@ -75,9 +75,9 @@ interface FinishedResponse {
 }
 
 const timedOut = 'Script execution timed out.';
-/** id, method, url, rawHeaders, body, sessionId, sessionData (see prelude/dispatch.js dispatch()). */
-const fieldsPerRequest = 7;
 const maxBatch = 64;
+/** Separates the fields of the packed messages that cross the boundary (see #pack, #respondMany). */
+const sep = '\0';
 
 export class AppIsolate {
   readonly app: string;
@@ -89,8 +89,11 @@ export class AppIsolate {
   readonly #pending = new RequestTable<PendingRequest>();
   readonly #timers = new Map<number, NodeJS.Timeout>();
   readonly #idleWaiters = new Set<() => void>();
-  /** Requests waiting for the next isolate call: fieldsPerRequest entries each. */
-  #batch: unknown[] = [];
+  /** Requests waiting for the next isolate call, packed into one string (see handle()). */
+  #batch = '';
+  #batchSize = 0;
+  /** The whole request bodies of the batch, referred to by index from #batch. */
+  #batchBodies: unknown[] = [];
   #batchScheduled = false;
   /** Complete responses produced during the current isolate call, written when it returns. */
   readonly #outbox: FinishedResponse[] = [];
@@ -149,13 +152,24 @@ export class AppIsolate {
       sink.fail('isolate-gone', 'the version was unloaded');
       return 0;
     }
+    // The fields are joined with NUL: Node's HTTP parser refuses NUL in a target or a header, and
+    // JSON text (the session data) never holds a raw one. Checked anyway, because a NUL that got
+    // through would shift every later request of the batch onto another request's fields.
+    if (request.url.includes(sep) || request.rawHeaders.includes(sep) || request.sessionData.includes(sep)) {
+      sink.fail('bad-request', 'the request holds a NUL character');
+      return 0;
+    }
     const id = this.#pending.add({ sink, headSent: false, bodySource });
-    // Bytes cross as an ExternalCopy (copied into the isolate); everything else is a primitive.
-    // `true` announces a streamed body: its chunks follow through pushBody()/endBody().
-    const body = request.body === null ? null : request.body === 'stream' ? true : new ivm.ExternalCopy(request.body).copyInto({ release: true });
-    const batch = this.#batch;
-    batch.push(id, request.method, request.url, request.rawHeaders, body, request.sessionId, request.sessionData);
-    if (batch.length >= maxBatch * fieldsPerRequest) this.#flushBatch();
+    // Bytes cross as an ExternalCopy (copied into the isolate), as an extra argument of the call;
+    // the record names it by index. 's' announces a streamed body: its chunks follow through
+    // pushBody()/endBody().
+    let body = '';
+    if (request.body === 'stream') body = 's';
+    else if (request.body !== null) body = String(this.#batchBodies.push(new ivm.ExternalCopy(request.body).copyInto({ release: true })) - 1);
+    // One string per batch instead of seven arguments per request: isolated-vm copies every
+    // argument on its own, measured ~1.4 µs per request more than one split in the isolate.
+    this.#batch += id + sep + request.method + sep + request.url + sep + request.rawHeaders + sep + body + sep + request.sessionId + sep + request.sessionData + sep;
+    if (++this.#batchSize >= maxBatch) this.#flushBatch();
     else if (!this.#batchScheduled) {
       this.#batchScheduled = true;
       setImmediate(this.#flushBatch);
@@ -171,15 +185,17 @@ export class AppIsolate {
    */
   readonly #flushBatch = (): void => {
     this.#batchScheduled = false;
-    if (this.#batch.length === 0) return;
-    const args = this.#batch;
-    this.#batch = [];
+    if (this.#batchSize === 0) return;
+    const args = [this.#batch, ...this.#batchBodies];
+    this.#batch = '';
+    this.#batchSize = 0;
+    this.#batchBodies = [];
     this.#enter(this.#calls.dispatch, args);
   };
 
   /** A call about one request: the request must be inside the isolate before anything about it. */
   #enterFor(fn: ivm.Reference<Function>, args: unknown[]): unknown {
-    if (this.#batch.length > 0) this.#flushBatch();
+    if (this.#batchSize > 0) this.#flushBatch();
     return this.#enter(fn, args);
   }
 
@@ -367,6 +383,7 @@ export class AppIsolate {
       newSessionId: () => this.#options.newSessionId(),
       respond: (id: number, status: number, headers: string, body: string | Uint8Array | null, delta: string | undefined, streaming: boolean) =>
         this.#respond(id, status, headers, body, delta, streaming),
+      respondMany: (packed: string) => this.#respondMany(packed),
       chunk: (id: number, data: Uint8Array | string) => this.#pending.get(id)?.sink.chunk(data) ?? true,
       end: (id: number, error: string) => {
         const request = this.#finish(id);
@@ -420,6 +437,29 @@ export class AppIsolate {
     // Written once the isolate call returns: doing socket writes from inside an isolate callback
     // measured ~3x slower per write than doing them from plain host code.
     this.#outbox.push({ sink: request.sink, status, headers, body, delta });
+  }
+
+  /**
+   * Complete responses with a text body or none, many in one string (prelude/dispatch.js queueOut):
+   * `id NUL status NUL headers NUL delta NUL bodyLength NUL body`, one after the other. The body
+   * may hold NULs, so it is cut by its length (UTF-16 units; '' = no body), and the next record
+   * starts right after it. An empty delta means no session change.
+   */
+  #respondMany(packed: string): void {
+    let at = 0;
+    while (at < packed.length) {
+      const a = packed.indexOf(sep, at);
+      const b = packed.indexOf(sep, a + 1);
+      const c = packed.indexOf(sep, b + 1);
+      const d = packed.indexOf(sep, c + 1);
+      const e = packed.indexOf(sep, d + 1);
+      if (e === -1) throw new Error('respondMany: a truncated record (the prelude and isolate.ts disagree on the format)');
+      const length = packed.slice(d + 1, e);
+      const bodyEnd = e + 1 + (length === '' ? 0 : Number(length));
+      const delta = packed.slice(c + 1, d);
+      this.#respond(Number(packed.slice(at, a)), Number(packed.slice(a + 1, b)), packed.slice(b + 1, c), length === '' ? null : packed.slice(e + 1, bodyEnd), delta === '' ? undefined : delta, false);
+      at = bodyEnd;
+    }
   }
 
   #flushOutbox(): void {

@@ -25,7 +25,8 @@ export type FailureKind =
   | 'bad-response' // the handler produced something that is not a Response
   | 'cpu-limit' // the request's slice ran past the CPU limit
   | 'memory-limit' // the isolate ran out of its heap and was disposed
-  | 'isolate-gone'; // the isolate was disposed (undeploy, recycle) before the request finished
+  | 'isolate-gone' // the isolate was disposed (undeploy, recycle) before the request finished
+  | 'bad-request'; // the request cannot cross into an isolate (a NUL character); never reached the app
 
 /** Where a runtime delivers one request's outcome. Implemented by the HTTP layer. */
 export interface ResponseSink {

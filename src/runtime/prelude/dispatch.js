@@ -1,7 +1,11 @@
-// The dispatcher: the few functions the host calls into an isolate. One message in per request
-// (method, url, raw headers, body, session snapshot), one message out through host.respond().
+// The dispatcher: the few functions the host calls into an isolate. Requests come in batches, one
+// string for all of them (see dispatch()); complete responses leave in batches too, one string per
+// wave of settled requests through host.respondMany() (see queueOut()). isolated-vm copies each
+// argument of a call or callback on its own: one string for many requests measured ~3.5 µs per
+// request cheaper than seven arguments in and six out.
 // Responses go out through callbacks, never as a call's result: isolated-vm rethrows a stray
-// unhandled rejection as the error of whatever call is running (isolated-vm #273).
+// unhandled rejection as the error of whatever call is running (isolated-vm #273), and a response
+// settled in a microtask comes after the call's result is made anyway.
 import { makeIncomingRequest, responseParts } from './web/index.js';
 import { Session } from './session.js';
 
@@ -13,6 +17,11 @@ export function createDispatcher(host, timers, outbound) {
   const streams = new Map(); // reqId -> { reader, paused, resume }
   const ReadableStreamClass = globalThis.ReadableStream;
   const incomingBodies = new Map(); // reqId -> ReadableStreamDefaultController of a streamed request body
+  // Captured now, like ResponseClass: the outbox must flush whatever the app does to Promise.
+  const resolved = Promise.resolve();
+  const then = Promise.prototype.then;
+  let outbox = '';
+  let outboxQueued = false;
 
   /** A request body whose chunks the host pushes in as they arrive from the client. */
   function incomingBody(reqId) {
@@ -50,6 +59,26 @@ export function createDispatcher(host, timers, outbound) {
     }
   }
 
+  /**
+   * A complete response with a text body (or none) joins the outbox; see isolate.ts #respondMany
+   * for the record format. The outbox leaves in a microtask: the isolate runs every microtask
+   * before the host's call returns, and the responses settled meanwhile go out together.
+   */
+  function queueOut(reqId, status, headers, delta, body) {
+    outbox += reqId + '\0' + status + '\0' + headers + '\0' + (delta ?? '') + '\0' + (body === null ? '\0' : body.length + '\0' + body);
+    if (!outboxQueued) {
+      outboxQueued = true;
+      then.call(resolved, flushOutbox);
+    }
+  }
+
+  function flushOutbox() {
+    outboxQueued = false;
+    const packed = outbox;
+    outbox = '';
+    if (packed !== '') host.respondMany(packed);
+  }
+
   function fail(reqId, kind, err) {
     incomingBodies.delete(reqId);
     host.fail(reqId, kind, describe(err));
@@ -68,8 +97,11 @@ export function createDispatcher(host, timers, outbound) {
       return;
     }
     const body = parts.body;
-    if (body === null || typeof body === 'string' || body instanceof Uint8Array) {
+    if (body === null || typeof body === 'string') {
       incomingBodies.delete(reqId); // the response is complete: a body the app did not read is dropped
+      queueOut(reqId, parts.status, parts.headers, ctx.delta(), body);
+    } else if (body instanceof Uint8Array) {
+      incomingBodies.delete(reqId);
       host.respond(reqId, parts.status, parts.headers, body, ctx.delta(), false);
     } else {
       // A streamed response may go on reading the request body (an echo); pump() drops it at the end.
@@ -148,11 +180,20 @@ export function createDispatcher(host, timers, outbound) {
       );
     },
 
-    /** One or more requests, 7 values each (see wire.ts / isolate.ts fieldsPerRequest). */
-    dispatch(...batch) {
-      for (let i = 0; i < batch.length; i += 7) {
-        dispatchOne(batch[i], batch[i + 1], batch[i + 2], batch[i + 3], batch[i + 4], batch[i + 5], batch[i + 6]);
+    /**
+     * One or more requests in one string, 7 fields each, every field followed by NUL (isolate.ts
+     * handle()): id, method, url, raw headers, body, session id, session data. The body field is
+     * '' (none), 's' (streamed: chunks follow through pushBody) or the index of its bytes in `bodies`.
+     */
+    dispatch(packed, ...bodies) {
+      const f = packed.split('\0');
+      for (let i = 0; i + 7 < f.length; i += 7) {
+        const body = f[i + 4];
+        dispatchOne(Number(f[i]), f[i + 1], f[i + 2], f[i + 3], body === '' ? null : body === 's' ? true : bodies[Number(body)], f[i + 5], f[i + 6]);
       }
+      // The responses settled synchronously leave now: should a microtask of this batch run past the
+      // CPU limit, they are already out.
+      flushOutbox();
     },
 
     /** One chunk of a streamed request body; returns whether the app's stream wants more now. */

@@ -1,0 +1,156 @@
+// The boundary between the host and an app isolate: requests cross in one packed string per batch,
+// complete text responses come back packed too (src/runtime/isolate.ts handle()/#respondMany and
+// prelude/dispatch.js). These tests drive AppIsolate directly, so a batch is exactly what they put in.
+import { describe, it, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
+import { AppIsolate } from '../../src/runtime/isolate.ts';
+import { PreludeScript } from '../../src/runtime/prelude-script.ts';
+import { bundlePrelude } from '../../src/runtime/prelude-source.ts';
+import type { FailureKind, ResponseSink, WireRequest } from '../../src/runtime/wire.ts';
+
+const prelude = new PreludeScript(bundlePrelude(path.join(import.meta.dirname, '..', '..', 'src', 'runtime', 'prelude', 'index.js')));
+
+interface Outcome {
+  status?: number;
+  headers?: string;
+  body?: string | Uint8Array | null;
+  delta?: string | undefined;
+  failed?: { kind: FailureKind; message: string };
+}
+
+class RecordingSink implements ResponseSink {
+  readonly outcome: Outcome = {};
+  readonly done: Promise<Outcome>;
+  #resolve!: (o: Outcome) => void;
+  constructor() {
+    this.done = new Promise((resolve) => {
+      this.#resolve = resolve;
+    });
+  }
+  head(status: number, headers: string, body: string | Uint8Array | null, delta: string | undefined): void {
+    Object.assign(this.outcome, { status, headers, body, delta });
+    this.#resolve(this.outcome);
+  }
+  chunk(): boolean {
+    return true;
+  }
+  end(): void {}
+  fail(kind: FailureKind, message: string): void {
+    this.outcome.failed = { kind, message };
+    this.#resolve(this.outcome);
+  }
+}
+
+async function loadApp(t: TestContext, source: string): Promise<AppIsolate> {
+  const dir = mkdtempSync(path.join(tmpdir(), 'tandem-boundary-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const entryFile = path.join(dir, 'app.mjs');
+  writeFileSync(entryFile, source);
+  const logger = pino({ level: 'warn' }, new Writable({ write: (_c, _e, cb) => cb() }));
+  const runtime = await AppIsolate.load({
+    app: 'boundary', version: '1', entryFile, rootDir: dir, env: {}, memoryLimitMb: 64, cpuLimitMs: 1000, loadTimeoutMs: 5000,
+    prelude, logger, outbound: null, newSessionId: () => 'n'.repeat(32), onBroken: () => {}, onCatastrophic: () => {},
+  });
+  t.after(() => runtime.dispose());
+  return runtime;
+}
+
+function request(url: string, fields: Partial<WireRequest> = {}): WireRequest {
+  return { method: 'GET', url, rawHeaders: 'host\nexample.test', body: null, sessionId: '', sessionData: '', ...fields };
+}
+
+describe('isolate boundary', { timeout: 20_000 }, () => {
+  it('answers every request of one batch with its own response, whatever the bodies hold', async (t) => {
+    // Sync, async and deep-async handlers settle in different microtask waves; bodies hold the
+    // separator (NUL), astral characters and lone surrogates, and some are empty or absent.
+    const runtime = await loadApp(t, `
+      export default {
+        fetch(request, env, ctx) {
+          const url = new URL(request.url);
+          const n = Number(url.searchParams.get('n'));
+          const text = 'r' + n + '\\0' + '😀'.repeat(n % 3) + (n % 4 === 0 ? '\\ud800' : '') + '\\0\\0' + 'x'.repeat(n);
+          const headers = { 'x-n': String(n) };
+          if (n % 5 === 0) return new Response(null, { status: 204, headers });
+          if (n % 5 === 1) return new Response(text, { headers });
+          if (n % 5 === 2) return (async () => { await null; return new Response(text, { headers }); })();
+          if (n % 5 === 3) return (async () => { for (let i = 0; i < n; i++) await null; return new Response(text, { headers }); })();
+          return new Response(new TextEncoder().encode(text), { headers });
+        },
+      };`);
+    const sinks = Array.from({ length: 40 }, () => new RecordingSink());
+    // All in one turn of the host's event loop: one call into the isolate.
+    sinks.forEach((sink, n) => runtime.handle(request(`http://example.test/?n=${n}`), sink));
+    const outcomes = await Promise.all(sinks.map((s) => s.done));
+    outcomes.forEach((o, n) => {
+      assert.equal(o.failed, undefined, `request ${n} failed: ${o.failed?.message}`);
+      assert.match(o.headers!, new RegExp(`(^|\\n)x-n\\n${n}(\\n|$)`), `request ${n} got its own headers`);
+      const text = `r${n}\0${'😀'.repeat(n % 3)}${n % 4 === 0 ? '\ud800' : ''}\0\0${'x'.repeat(n)}`;
+      if (n % 5 === 0) {
+        assert.equal(o.status, 204);
+        assert.equal(o.body, null);
+      } else if (n % 5 === 4) {
+        assert.deepEqual(o.body, new TextEncoder().encode(text), `request ${n}: bytes`);
+      } else {
+        assert.equal(o.status, 200);
+        assert.equal(o.body, text, `request ${n}: text`);
+      }
+    });
+  });
+
+  it('carries each request of a batch in with its own method, url, headers, body and session', async (t) => {
+    const runtime = await loadApp(t, `
+      export default {
+        async fetch(request, env, ctx) {
+          const body = request.body === null ? null : await request.text();
+          return Response.json({ method: request.method, url: request.url, h: request.headers.get('x-h'), body, sid: ctx.session?.id ?? null, v: ctx.session?.get('v') ?? null });
+        },
+      };`);
+    const sid = (n: number): string => String(n).padStart(32, 's');
+    const sinks = Array.from({ length: 30 }, () => new RecordingSink());
+    sinks.forEach((sink, n) => {
+      runtime.handle(request(`http://example.test/${n}?q=%C3%A9`, {
+        method: n % 2 === 0 ? 'GET' : 'POST',
+        rawHeaders: `host\nexample.test\nx-h\nh${n}`,
+        body: n % 2 === 0 ? null : new TextEncoder().encode(`body ${n} \0 end`),
+        sessionId: n % 3 === 0 ? '' : sid(n),
+        sessionData: n % 3 === 0 ? '' : `"v"\u0001${JSON.stringify(`value \0 ${n}`)}`,
+      }), sink);
+    });
+    const outcomes = await Promise.all(sinks.map((s) => s.done));
+    outcomes.forEach((o, n) => {
+      assert.equal(o.failed, undefined, `request ${n} failed: ${o.failed?.message}`);
+      assert.deepEqual(JSON.parse(o.body as string), {
+        method: n % 2 === 0 ? 'GET' : 'POST',
+        url: `http://example.test/${n}?q=%C3%A9`,
+        h: `h${n}`,
+        body: n % 2 === 0 ? null : `body ${n} \0 end`,
+        sid: n % 3 === 0 ? null : sid(n),
+        v: n % 3 === 0 ? null : `value \0 ${n}`,
+      });
+    });
+  });
+
+  it('refuses a request holding a raw NUL before it reaches the app, and serves the rest of the batch', async (t) => {
+    const runtime = await loadApp(t, `export default { fetch(request) { return new Response(request.url); } };`);
+    const bad = [
+      request('http://example.test/a\0b'),
+      request('http://example.test/', { rawHeaders: 'host\nexample.test\nx\na\0b' }),
+      request('http://example.test/', { sessionId: 's'.repeat(32), sessionData: '"k"\u00011\0' }),
+    ];
+    const good = new RecordingSink();
+    const refused = bad.map((r) => {
+      const sink = new RecordingSink();
+      runtime.handle(r, sink);
+      return sink;
+    });
+    runtime.handle(request('http://example.test/fine'), good);
+    for (const sink of refused) assert.equal((await sink.done).failed?.kind, 'bad-request');
+    assert.equal((await good.done).body, 'http://example.test/fine');
+    assert.equal(runtime.inFlight, 0);
+  });
+});
