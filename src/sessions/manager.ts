@@ -93,11 +93,10 @@ export class SessionManager {
   }
 
   /**
-   * Saves what a request changed (the dispatcher's delta JSON) and returns the Set-Cookie values
+   * Saves what a request changed (the dispatcher's decoded delta) and returns the Set-Cookie values
    * the response must carry. `current` is the session the request came with, if any.
    */
-  apply(app: string, version: string, current: SessionRecord | undefined, deltaJson: string, scope: CookieScope, now: number): MaybePromise<string[]> {
-    const deltas = JSON.parse(deltaJson) as SessionDelta[];
+  apply(app: string, version: string, current: SessionRecord | undefined, deltas: readonly SessionDelta[], scope: CookieScope, now: number): MaybePromise<string[]> {
     // A session created in the same request as the old one was invalidated: its cookie must come
     // after the clearing one, so the browser ends up holding the new id.
     const cleared: string[] = [];

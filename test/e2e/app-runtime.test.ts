@@ -118,12 +118,14 @@ describe('app runtime', () => {
     await h.deployFile('echo##1.mjs', echoApp);
     await h.start();
     const c = new Client(h.url);
-    // The snapshot crosses as '"key"\u0001value…': separators, quotes, backslashes, other control
-    // characters, lone surrogates and empty keys inside keys and values must not break it.
+    // The snapshot crosses as '"key"\u0001value…', the changes as 'id\u0001…"key"\u0001value…' with
+    // U+0002 between sessions: separators, quotes, backslashes, other control characters, lone
+    // surrogates and empty keys inside keys and values must break neither.
     const set: Record<string, unknown> = {
       plain: 1,
       '': 'empty key',
       'se\u0001p': 'sep\u0001in\u0001value',
+      'se\u0002p': 'sep\u0002in\u0002value',
       'quo"te\\back': 'a "quoted" \\ value\n\t\u0000',
       'ünï\ud83d\ude00': { nested: ['é', null, true, 1.5], lone: '\ud800' },
     };
@@ -131,6 +133,9 @@ describe('app runtime', () => {
     const next = (await c.get('/echo/session')).json<{ keys: string[]; data: Record<string, unknown> }>();
     assert.deepEqual(next.keys, Object.keys(set).sort());
     assert.deepEqual(next.data, set);
+    await c.request('/echo/session', { method: 'POST', body: JSON.stringify({ del: ['quo"te\\back', 'se\u0002p', ''] }) });
+    const left = (await c.get('/echo/session')).json<{ keys: string[] }>();
+    assert.deepEqual(left.keys, ['plain', 'se\u0001p', 'ünï\ud83d\ude00'].sort());
   });
 
   it('answers HEAD without claiming a length it does not know', async (t) => {

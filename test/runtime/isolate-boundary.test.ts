@@ -11,7 +11,7 @@ import { pino } from 'pino';
 import { AppIsolate } from '../../src/runtime/isolate.ts';
 import { PreludeScript } from '../../src/runtime/prelude-script.ts';
 import { bundlePrelude } from '../../src/runtime/prelude-source.ts';
-import type { FailureKind, ResponseSink, WireRequest } from '../../src/runtime/wire.ts';
+import { decodeSessionDelta, type FailureKind, type ResponseSink, type WireRequest } from '../../src/runtime/wire.ts';
 
 const prelude = new PreludeScript(bundlePrelude(path.join(import.meta.dirname, '..', '..', 'src', 'runtime', 'prelude', 'index.js')));
 
@@ -152,5 +152,18 @@ describe('isolate boundary', { timeout: 20_000 }, () => {
     for (const sink of refused) assert.equal((await sink.done).failed?.kind, 'bad-request');
     assert.equal((await good.done).body, 'http://example.test/fine');
     assert.equal(runtime.inFlight, 0);
+  });
+
+  it('decodes session changes, and a malformed change text to fewer changes instead of an exception', () => {
+    const id = 'a'.repeat(32);
+    const rot = 'b'.repeat(32);
+    assert.deepEqual(decodeSessionDelta(`${id}\u0001\u0001${rot}\u00012\u0001"k"\u00011\u0001"q\\"x"\u0001{"v":[2]}\u0001"gone"\u0002${'c'.repeat(32)}\u0001ci\u0001\u00010`), [
+      { id, created: false, inv: false, rot, set: ['k', '1', 'q"x', '{"v":[2]}'], del: ['gone'] },
+      { id: 'c'.repeat(32), created: true, inv: true, rot: null, set: [], del: [] },
+    ]);
+    for (const text of ['', 'x', `${id}\u0001\u0001\u0001NaN\u0001"k"`, `${id}\u0001\u0001\u00015\u0001"k"\u00011`, `${id}\u0001\u0001\u00010\u0001"bad\\`]) {
+      assert.doesNotThrow(() => decodeSessionDelta(text), JSON.stringify(text));
+    }
+    assert.deepEqual(decodeSessionDelta(`${id}\u0001\u0001\u00015\u0001"k"\u00011`)[0]!.set, ['k', '1'], 'a count past the end sets what is there');
   });
 });

@@ -49,13 +49,12 @@ export function createDispatcher(host, timers, outbound) {
     }
     waitUntil(promise) { Promise.resolve(promise).catch((err) => host.log('error', `waitUntil promise rejected: ${describe(err)}`)); }
     passThroughOnException() {}
+    /** The session changes for the host (see session.js delta()), entries joined by U+0002; undefined when none. */
     delta() {
-      const changes = [];
-      const old = this.#session?.delta(false);
-      if (old) changes.push(old);
-      const created = this.#created?.delta(true);
-      if (created) changes.push(created);
-      return changes.length === 0 ? undefined : JSON.stringify(changes);
+      const old = this.#session === null ? null : this.#session.delta(false);
+      const created = this.#created === null ? null : this.#created.delta(true);
+      if (old === null) return created ?? undefined;
+      return created === null ? old : old + '\u0002' + created;
     }
   }
 

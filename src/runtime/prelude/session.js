@@ -80,26 +80,27 @@ export class Session {
 
   toJSON() { return { id: this.id }; }
 
-  /** What changed, for the host: { id, set: [k, json, …], del: [k…], inv, rot } or null when nothing did. */
+  /**
+   * What changed, as the host decodes it (src/runtime/wire.ts SessionDelta), or null when nothing did:
+   * id, flags ('c' created, 'i' invalidated), rotated-to id, the number of keys set, then the set
+   * keys (JSON-quoted) with their JSON values, then the deleted keys, all joined by U+0001.
+   */
   delta(created) {
     if (!created && !this.#invalid && this.#set === null && this.#deleted === null && this.#rotatedTo === null) return null;
-    const set = [];
-    if (this.#set !== null) for (const [k, v] of this.#set) set.push(k, v);
-    return {
-      id: this.#id,
-      created,
-      set,
-      del: this.#deleted === null ? [] : [...this.#deleted],
-      inv: this.#invalid,
-      rot: this.#rotatedTo,
-    };
+    let out = this.#id + '\u0001' + (created ? 'c' : '') + (this.#invalid ? 'i' : '') + '\u0001' + (this.#rotatedTo ?? '') + '\u0001' + (this.#set === null ? 0 : this.#set.size);
+    if (this.#set !== null) for (const [k, v] of this.#set) out += '\u0001' + stringifyJson(k) + '\u0001' + v;
+    if (this.#deleted !== null) for (const k of this.#deleted) out += '\u0001' + stringifyJson(k);
+    return out;
   }
 }
+
+// Captured now: what the app does to JSON must not change what the host is told (see also stringify).
+const stringifyJson = JSON.stringify;
 
 function stringify(key, value) {
   let json;
   try {
-    json = JSON.stringify(value);
+    json = stringifyJson(value);
   } catch (err) {
     throw new TypeError(`session.set("${key}"): value is not JSON-serializable (${err && err.message})`);
   }
