@@ -21,7 +21,8 @@ export class AppServer {
     this.#o = options;
     this.#server = http.createServer({ requestTimeout: 0, keepAliveTimeout: 5_000 }, (req, res) => {
       this.#inFlight++;
-      res.once('close', this.#onClose);
+      // `on`, not `once`: a response closes once, and once() costs a wrapper per request.
+      res.on('close', this.#onClose);
       try {
         options.router.handle(req, res);
       } catch (err) {
