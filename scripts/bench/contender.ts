@@ -52,6 +52,13 @@ export function percentile(samples: readonly number[], p: number): number {
   return sorted[rank - 1] as number;
 }
 
+/** The sample with the median req/s (the lower middle one for an even count): a real run, so its latencies belong to its throughput. */
+export function medianSample<T extends { readonly result: { readonly requestsPerSecond: number } }>(samples: readonly T[]): T {
+  if (samples.length === 0) throw new Error('medianSample: no samples');
+  const sorted = [...samples].sort((a, b) => a.result.requestsPerSecond - b.result.requestsPerSecond);
+  return sorted[Math.floor((sorted.length - 1) / 2)] as T;
+}
+
 export function summarize(samplesMs: readonly number[], note: string): LatencySummary {
   return { tries: samplesMs.length, p50Ms: percentile(samplesMs, 50), p95Ms: percentile(samplesMs, 95), samplesMs, note };
 }

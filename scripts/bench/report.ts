@@ -4,6 +4,8 @@ import type { LoadResult } from './load.ts';
 import type { MemoryScale } from './memory-scale.ts';
 
 export interface ThroughputResult extends LoadResult {
+  /** req/s of every round, in order; the rest of the result is the median round's. */
+  readonly roundsRequestsPerSecond?: readonly number[];
   /** RSS of the server's process tree right after the measured run, MB. */
   readonly rssMb: number;
   /** The same, per process of the tree, root first (tandem: supervisor, then host). */
@@ -21,6 +23,8 @@ export interface BenchReport {
     readonly cpus: number;
     readonly pinning: string;
     readonly durationSeconds: number;
+    /** Rounds per contender, interleaved (absent in reports from before rounds: one run each). */
+    readonly rounds?: number;
     readonly connections: number;
     readonly quick: boolean;
     readonly baseline: string;
@@ -47,11 +51,19 @@ const int = (n: number): string => Math.round(n).toLocaleString('en-US');
 const ms = (n: number): string => (Number.isFinite(n) ? n.toFixed(n < 10 ? 2 : 1) : '-');
 const signed = (n: number, digits = 2): string => (n >= 0 ? '+' : '') + n.toFixed(digits);
 
+/** Half the range of the rounds' req/s, in percent of the reported (median) req/s: how far one round can be trusted. */
+function spread(r: ThroughputResult): string {
+  const rounds = r.roundsRequestsPerSecond ?? [];
+  if (rounds.length < 2) return '-';
+  return `${((100 * (Math.max(...rounds) - Math.min(...rounds))) / 2 / r.requestsPerSecond).toFixed(0)}%`;
+}
+
 export function formatReport(report: BenchReport): string {
   const out: string[] = [];
   const { meta } = report;
   out.push(`tandem bench, ${meta.date}, node ${meta.node}, ${meta.cpus} cpus, ${meta.pinning}`);
-  out.push(`${meta.connections} connections, ${meta.durationSeconds} s measured per contender after warm-up${meta.quick ? ' (--quick)' : ''}`);
+  const rounds = meta.rounds ?? 1;
+  out.push(`${meta.connections} connections; ${rounds === 1 ? `${meta.durationSeconds} s measured per contender` : `${rounds} rounds of ${meta.durationSeconds} s per contender, taken in turn; each row is its median round`} after warm-up${meta.quick ? ' (--quick)' : ''}`);
   const busy = meta.busyBeforePercent ?? 0;
   if (busy > 10) out.push(`WARNING: the cores were ${busy.toFixed(0)}% busy with other work just before the run; those processes compete with the servers, compare with care`);
   const noisy = Object.entries(report.throughput).filter(([, r]) => r.otherCpuPercent > 10).map(([name]) => name);
@@ -69,9 +81,10 @@ export function formatReport(report: BenchReport): string {
     int(r.errors + r.timeouts),
     r.rssMb.toFixed(1),
     Number.isFinite(r.otherCpuPercent) ? r.otherCpuPercent.toFixed(0) : '-',
+    spread(r),
   ]);
   if (rows.length > 0) {
-    out.push(table(['contender', 'req/s', `vs ${meta.baseline}`, 'p50 ms', 'p99 ms', 'p99 Δ ms', 'non-2xx', 'errors', 'RSS MB', 'other cpu %'], rows, ['l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r']));
+    out.push(table(['contender', 'req/s', `vs ${meta.baseline}`, 'p50 ms', 'p99 ms', 'p99 Δ ms', 'non-2xx', 'errors', 'RSS MB', 'other cpu %', 'rounds ±'], rows, ['l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r']));
     out.push('');
     for (const [name, r] of Object.entries(report.throughput)) {
       const split = r.rssPerProcessMb.length > 1 ? `; RSS by process ${r.rssPerProcessMb.map((m) => m.toFixed(1)).join(' + ')} MB` : '';

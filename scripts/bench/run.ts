@@ -1,4 +1,4 @@
-// npm run bench -- [--only a,b] [--duration 10] [--connections 32] [--json out.json] [--compare old.json] [--quick]
+// npm run bench -- [--only a,b] [--duration 3] [--rounds 3] [--connections 32] [--json out.json] [--compare old.json] [--quick]
 //
 // Every claim about tandem's speed comes from this script: all contenders run on 127.0.0.1 in the
 // same run, one after the other, and are reported against the bare node:http baseline.
@@ -28,12 +28,17 @@
 //   tandem-memory     RSS with 1, 10 and 100 tiny apps loaded, MB per version vs the empty host
 //
 // Method: each server gets cpu 0 and the load generator (autocannon, in its own process) cpu 1,
-// pinned with taskset when present (the header says whether pinning was used). Per contender:
-// start, wait until it answers, warm up 3 s (Tomcat 10 s), measure --duration s with
-// --connections connections, read the RSS of the server's process tree, check the app really did
-// the work (session counters moved, versions right), stop it with SIGTERM.
+// pinned with taskset when present (the header says whether pinning was used). Every contender is
+// started, waited for until it answers, and warmed up 3 s (Tomcat 10 s); they all stay up, idle
+// while not measured. Then --rounds rounds: in each, every contender in turn is measured for
+// --duration s with --connections connections. This machine's speed drifts by ±15% over minutes;
+// taking the contenders in turn spreads a slow stretch over all of them instead of one, and the
+// median of the rounds drops a stray one. Last, per contender: the RSS of its process tree, a
+// check that the app really did the work (session counters moved, versions right), SIGTERM.
 //
-// Reading the table: `req/s` is autocannon's mean of per-second samples; `vs node-http` is the
+// Reading the table: `req/s` is autocannon's mean of per-second samples in the contender's
+// median round, and every other column is that round's too; `rounds ±` is half the range of the
+// rounds' req/s, in percent of the median: how much one round alone could be off; `vs node-http` is the
 // ratio to the baseline (0.50x = half its throughput); `p50`/`p99` are request latencies under
 // that load; `p99 Δ ms` is p99 minus the baseline's p99; `non-2xx` and `errors` (errors plus
 // timeouts) must be 0 for a row to mean anything; `RSS MB` is the whole process tree after the
@@ -42,18 +47,18 @@
 // measured run, in percent of one core; a WARNING line appears when any row had more than 10 %, or
 // when the cores were busy just before the run: such numbers are not comparable with a quiet run's.
 // --json FILE writes every number; --compare FILE prints the change against an earlier --json.
-// --quick: 2 s runs, 1 s warm-up (Tomcat 3 s), 5 tandem and 2 Tomcat deploy tries, memory 1/10.
+// --quick: one round of 2 s, 1 s warm-up (Tomcat 3 s), 5 tandem and 2 Tomcat deploy tries, memory 1/10.
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import type { BenchContext, Contender, LatencySummary } from './contender.ts';
+import { medianSample, type BenchContext, type Contender, type LatencySummary, type Target } from './contender.ts';
 import { nodeHttp, nodeHttpDeferred, nodeHttpIsolate } from './contenders/node-http.ts';
 import { tandemNoSession, tandemSession, tandemTwoVersions } from './contenders/tandem.ts';
 import { tomcat } from './contenders/tomcat.ts';
 import { workerd } from './contenders/workerd.ts';
 import { measureTandemDeployLatency } from './deploy-latency.ts';
-import { latencySuspicion, runLoad } from './load.ts';
+import { latencySuspicion, runLoad, type LoadResult, type LoadSpec } from './load.ts';
 import { otherCpuPercent, sampleCpu } from './other-cpu.ts';
 import { measureMemoryScale, type MemoryScale } from './memory-scale.ts';
 import { formatComparison, formatReport, type BenchReport, type ThroughputResult } from './report.ts';
@@ -66,6 +71,7 @@ const allNames = [...contenders.map((c) => c.name), ...phases];
 interface BenchOptions {
   readonly only: ReadonlySet<string>;
   readonly durationSeconds: number;
+  readonly rounds: number;
   readonly connections: number;
   readonly jsonFile: string | null;
   readonly compareFile: string | null;
@@ -79,6 +85,7 @@ function parseOptions(argv: readonly string[]): BenchOptions {
     options: {
       only: { type: 'string' },
       duration: { type: 'string' },
+      rounds: { type: 'string' },
       connections: { type: 'string' },
       json: { type: 'string' },
       compare: { type: 'string' },
@@ -87,7 +94,7 @@ function parseOptions(argv: readonly string[]): BenchOptions {
     },
   });
   if (values.help === true) {
-    process.stdout.write(`usage: node --no-node-snapshot scripts/bench/run.ts [--only ${allNames.join(',')}] [--duration 10] [--connections 32] [--json out.json] [--compare old.json] [--quick]\n`);
+    process.stdout.write(`usage: node --no-node-snapshot scripts/bench/run.ts [--only ${allNames.join(',')}] [--duration 3] [--rounds 3] [--connections 32] [--json out.json] [--compare old.json] [--quick]\n`);
     process.exit(0);
   }
   const quick = values.quick === true;
@@ -101,7 +108,8 @@ function parseOptions(argv: readonly string[]): BenchOptions {
   };
   return {
     only,
-    durationSeconds: positive('duration', values.duration, quick ? 2 : 10),
+    durationSeconds: positive('duration', values.duration, quick ? 2 : 3),
+    rounds: positive('rounds', values.rounds, quick ? 1 : 3),
     connections: positive('connections', values.connections, 32),
     jsonFile: values.json ?? null,
     compareFile: values.compare ?? null,
@@ -137,6 +145,8 @@ async function main(): Promise<number> {
   const busyBefore = await otherCpuUse(1_000);
   log(`bench: ${pinning.note}; temp dir ${tmpRoot}`);
   try {
+    // 1. Start every contender and warm it up; they stay up, idle, while the others are measured.
+    const live: LiveContender[] = [];
     for (const contender of contenders) {
       if (!options.only.has(contender.name)) continue;
       log(`== ${contender.name}`);
@@ -149,33 +159,59 @@ async function main(): Promise<number> {
         }
         const target = outcome.target;
         running.add(target.stop);
-        try {
-          const warmupSeconds = options.quick ? Math.max(1, Math.round(target.warmupSeconds / 3)) : target.warmupSeconds;
-          const load = { url: target.url, connections: options.connections, ...(target.requests === undefined ? {} : { requests: target.requests }) };
-          log(`${contender.name}: warm-up ${warmupSeconds} s, then ${options.durationSeconds} s measured`);
-          await runLoad({ ...load, durationSeconds: warmupSeconds }, pinning.loadCpu, interrupted.signal);
-          const cpuBefore = await sampleCpu();
-          const result = await runLoad({ ...load, durationSeconds: options.durationSeconds }, pinning.loadCpu, interrupted.signal);
-          const otherCpu = otherCpuPercent(cpuBefore, await sampleCpu());
-          const rss = await treeRss(target.server.pid);
-          const rssMb = rss.totalMb;
-          const verified = target.verify === undefined ? '' : await target.verify();
-          const suspicion = latencySuspicion(result, options.connections);
-          const check = suspicion === null ? verified : `${verified}${verified === '' ? '' : '; '}${suspicion}`;
-          throughput[contender.name] = { ...result, rssMb, rssPerProcessMb: rss.perProcessMb, otherCpuPercent: otherCpu, detail: target.detail, check };
-          log(`${contender.name}: ${Math.round(result.requestsPerSecond)} req/s, p99 ${result.latencyP99Ms} ms, RSS ${rssMb.toFixed(1)} MB`);
-          if (target.deployLatency !== undefined) {
-            const tries = options.quick ? 2 : 5;
-            log(`${contender.name}: deploy latency, ${tries} tries`);
-            deployLatency[contender.name] = await target.deployLatency(tries);
+        live.push({ name: contender.name, target, samples: [] });
+        const warmupSeconds = options.quick ? Math.max(1, Math.round(target.warmupSeconds / 3)) : target.warmupSeconds;
+        log(`${contender.name}: warm-up ${warmupSeconds} s`);
+        await runLoad({ ...loadFor(target, options.connections), durationSeconds: warmupSeconds }, pinning.loadCpu, interrupted.signal);
+      } catch (err) {
+        failed[contender.name] = (err as Error).message;
+        log(`FAILED ${contender.name}: ${(err as Error).message}`);
+      }
+    }
+    try {
+      // 2. Rounds: every contender once per round, in turn, so a slow minute of the machine hits
+      //    all of them instead of one.
+      for (let round = 1; round <= options.rounds; round++) {
+        for (const entry of live) {
+          if (failed[entry.name] !== undefined) continue;
+          try {
+            const cpuBefore = await sampleCpu();
+            const result = await runLoad({ ...loadFor(entry.target, options.connections), durationSeconds: options.durationSeconds }, pinning.loadCpu, interrupted.signal);
+            entry.samples.push({ result, otherCpuPercent: otherCpuPercent(cpuBefore, await sampleCpu()) });
+            log(`${entry.name}: round ${round}/${options.rounds}: ${Math.round(result.requestsPerSecond)} req/s, p99 ${result.latencyP99Ms} ms`);
+          } catch (err) {
+            failed[entry.name] = (err as Error).message;
+            log(`FAILED ${entry.name}: ${(err as Error).message}`);
           }
+        }
+      }
+    } finally {
+      // 3. Per contender: its median round is its result; then the checks, and it stops.
+      for (const entry of live) {
+        const { name, target } = entry;
+        try {
+          if (failed[name] === undefined && entry.samples.length > 0) {
+            const { result, otherCpuPercent: otherCpu } = medianSample(entry.samples);
+            const rss = await treeRss(target.server.pid);
+            const verified = target.verify === undefined ? '' : await target.verify();
+            const suspicion = latencySuspicion(result, options.connections);
+            const check = suspicion === null ? verified : `${verified}${verified === '' ? '' : '; '}${suspicion}`;
+            const roundsRequestsPerSecond = entry.samples.map((x) => x.result.requestsPerSecond);
+            throughput[name] = { ...result, roundsRequestsPerSecond, rssMb: rss.totalMb, rssPerProcessMb: rss.perProcessMb, otherCpuPercent: otherCpu, detail: target.detail, check };
+            log(`${name}: median ${Math.round(result.requestsPerSecond)} req/s, RSS ${rss.totalMb.toFixed(1)} MB`);
+            if (target.deployLatency !== undefined) {
+              const tries = options.quick ? 2 : 5;
+              log(`${name}: deploy latency, ${tries} tries`);
+              deployLatency[name] = await target.deployLatency(tries);
+            }
+          }
+        } catch (err) {
+          failed[name] = (err as Error).message;
+          log(`FAILED ${name}: ${(err as Error).message}`);
         } finally {
           running.delete(target.stop);
           await target.stop();
         }
-      } catch (err) {
-        failed[contender.name] = (err as Error).message;
-        log(`FAILED ${contender.name}: ${(err as Error).message}`);
       }
     }
     if (options.only.has('tandem-deploy')) {
@@ -208,6 +244,7 @@ async function main(): Promise<number> {
       cpus: availableParallelism(),
       pinning: pinning.note,
       durationSeconds: options.durationSeconds,
+      rounds: options.rounds,
       connections: options.connections,
       quick: options.quick,
       baseline: nodeHttp.name,
@@ -226,6 +263,16 @@ async function main(): Promise<number> {
     log(`bench: wrote ${options.jsonFile}`);
   }
   return Object.keys(failed).length > 0 ? 1 : 0;
+}
+
+interface LiveContender {
+  readonly name: string;
+  readonly target: Target;
+  readonly samples: { readonly result: LoadResult; readonly otherCpuPercent: number }[];
+}
+
+function loadFor(target: Target, connections: number): Omit<LoadSpec, 'durationSeconds'> {
+  return { url: target.url, connections, ...(target.requests === undefined ? {} : { requests: target.requests }) };
 }
 
 /** Percent of all cores busy over `ms` before the run starts: other work on the machine skews every number. */

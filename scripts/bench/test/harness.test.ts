@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import yauzl from 'yauzl';
-import { percentile, summarize } from '../contender.ts';
+import { medianSample, percentile, summarize } from '../contender.ts';
 import { latencySuspicion, type LoadResult } from '../load.ts';
 import { formatComparison, formatReport, type BenchReport, type ThroughputResult } from '../report.ts';
 import { ServerProcess, treeRss } from '../server-process.ts';
@@ -73,6 +73,16 @@ describe('bench harness', () => {
     assert.equal(percentile(samples, 95), 10);
     assert.equal(percentile([42], 99), 42);
     assert.ok(Number.isNaN(percentile([], 50)));
+  });
+
+  it('takes the median round as the result, and reports how far the rounds spread', () => {
+    const rounds = [30_000, 20_000, 36_000].map((rps) => ({ result: { requestsPerSecond: rps }, tag: rps }));
+    assert.equal(medianSample(rounds).tag, 30_000);
+    assert.equal(medianSample(rounds.slice(0, 2)).tag, 20_000, 'the lower middle of an even count: a real round');
+    assert.throws(() => medianSample([]), /no samples/);
+    const text = formatReport(report({ 'node-http': { ...row(40_000, 3), roundsRequestsPerSecond: [36_000, 40_000, 44_000] }, 'tandem-session': row(10_000, 9) }));
+    assert.match(text, /node-http\s+40,000.*\s10%$/m, 'half the range over the median');
+    assert.match(text, /tandem-session\s+10,000.*\s-$/m, 'one round: no spread');
   });
 
   it("flags latencies that break Little's law and accepts those that keep it", () => {
