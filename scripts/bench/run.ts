@@ -1,4 +1,4 @@
-// npm run bench -- [--only a,b] [--duration 3] [--rounds 3] [--connections 32] [--json out.json] [--compare old.json] [--quick]
+// npm run bench -- [--only a,b] [--duration 2] [--rounds 3] [--connections 32] [--json out.json] [--compare old.json] [--quick]
 //
 // Every claim about tandem's speed comes from this script: all contenders run on 127.0.0.1 in the
 // same run, one after the other, and are reported against the bare node:http baseline.
@@ -21,7 +21,7 @@
 //   tomcat            Debian's Tomcat 10 (installed with apt-get when missing, skipped with a note
 //                     when that fails), private CATALINA_BASE, foo##001.war + foo##002.war, the
 //                     tandem-session load with one JSESSIONID; JVM warm-up 10 s. Also measures
-//                     Tomcat's deploy latency (5 WARs renamed into webapps, stock 10 s autoDeploy)
+//                     Tomcat's deploy latency (3 WARs renamed into webapps, stock 10 s autoDeploy)
 // Phases after the throughput runs:
 //   tandem-deploy     20 times: rename a folder bundle lat##1.0.<i> into an (initially empty)
 //                     webapps and poll GET /lat/ every 5 ms until 1.0.<i> answers; p50/p95
@@ -31,7 +31,8 @@
 // pinned with taskset when present (the header says whether pinning was used). Every contender is
 // started, waited for until it answers, and warmed up 3 s (Tomcat 10 s); they all stay up, idle
 // while not measured. Then --rounds rounds: in each, every contender in turn is measured for
-// --duration s with --connections connections. This machine's speed drifts by ±15% over minutes;
+// --duration s with --connections connections, once the servers are idle (a JVM goes on compiling
+// for seconds after its load). This machine's speed drifts by ±15% over minutes;
 // taking the contenders in turn spreads a slow stretch over all of them instead of one, and the
 // median of the rounds drops a stray one. Last, per contender: the RSS of its process tree, a
 // check that the app really did the work (session counters moved, versions right), SIGTERM.
@@ -94,7 +95,7 @@ function parseOptions(argv: readonly string[]): BenchOptions {
     },
   });
   if (values.help === true) {
-    process.stdout.write(`usage: node --no-node-snapshot scripts/bench/run.ts [--only ${allNames.join(',')}] [--duration 3] [--rounds 3] [--connections 32] [--json out.json] [--compare old.json] [--quick]\n`);
+    process.stdout.write(`usage: node --no-node-snapshot scripts/bench/run.ts [--only ${allNames.join(',')}] [--duration 2] [--rounds 3] [--connections 32] [--json out.json] [--compare old.json] [--quick]\n`);
     process.exit(0);
   }
   const quick = values.quick === true;
@@ -108,7 +109,7 @@ function parseOptions(argv: readonly string[]): BenchOptions {
   };
   return {
     only,
-    durationSeconds: positive('duration', values.duration, quick ? 2 : 3),
+    durationSeconds: positive('duration', values.duration, 2),
     rounds: positive('rounds', values.rounds, quick ? 1 : 3),
     connections: positive('connections', values.connections, 32),
     jsonFile: values.json ?? null,
@@ -175,6 +176,10 @@ async function main(): Promise<number> {
         for (const entry of live) {
           if (failed[entry.name] !== undefined) continue;
           try {
+            await untilServersIdle(log);
+            // A server idle for a minute measured up to 25% slower in its first seconds back: one
+            // second of load first, not counted.
+            await runLoad({ ...loadFor(entry.target, options.connections), durationSeconds: 1 }, pinning.loadCpu, interrupted.signal);
             const cpuBefore = await sampleCpu();
             const result = await runLoad({ ...loadFor(entry.target, options.connections), durationSeconds: options.durationSeconds }, pinning.loadCpu, interrupted.signal);
             entry.samples.push({ result, otherCpuPercent: otherCpuPercent(cpuBefore, await sampleCpu()) });
@@ -200,7 +205,7 @@ async function main(): Promise<number> {
             throughput[name] = { ...result, roundsRequestsPerSecond, rssMb: rss.totalMb, rssPerProcessMb: rss.perProcessMb, otherCpuPercent: otherCpu, detail: target.detail, check };
             log(`${name}: median ${Math.round(result.requestsPerSecond)} req/s, RSS ${rss.totalMb.toFixed(1)} MB`);
             if (target.deployLatency !== undefined) {
-              const tries = options.quick ? 2 : 5;
+              const tries = options.quick ? 2 : 3;
               log(`${name}: deploy latency, ${tries} tries`);
               deployLatency[name] = await target.deployLatency(tries);
             }
@@ -273,6 +278,27 @@ interface LiveContender {
 
 function loadFor(target: Target, connections: number): Omit<LoadSpec, 'durationSeconds'> {
   return { url: target.url, connections, ...(target.requests === undefined ? {} : { requests: target.requests }) };
+}
+
+/**
+ * Waits (at most 10 s) until this bench's process tree is idle: a server just loaded, or just
+ * started, may still be compiling or collecting (Tomcat's JVM for seconds), on the core the next
+ * contender is measured on.
+ */
+async function untilServersIdle(log: (line: string) => void): Promise<void> {
+  const started = performance.now();
+  for (;;) {
+    const a = await sampleCpu();
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const b = await sampleCpu();
+    if (a === null || b === null) return; // not Linux
+    const busyPercent = (b.ours - a.ours) / ((b.at - a.at) / 1000); // ticks are 1/100 s: per second, percent of a core
+    if (busyPercent < 10) return;
+    if (performance.now() - started > 10_000) {
+      log(`bench: the servers did not go idle within 10 s (${busyPercent.toFixed(0)}% of a core); measuring anyway`);
+      return;
+    }
+  }
 }
 
 /** Percent of all cores busy over `ms` before the run starts: other work on the machine skews every number. */
