@@ -8,8 +8,9 @@
 //   node-http-deferred  rung 1 between baseline and tandem: node:http answering in one setImmediate
 //                     batch per event-loop turn, as tandem batches requests (fixtures/node-http-ladder.mjs)
 //   node-http-isolate rung 2: those batches crossing into an isolated-vm isolate, one timed
-//                     applySync per batch and one callback per response, with a trivial handler:
-//                     the floor of tandem's architecture before any routing, session or web API work
+//                     applySync per batch and one callback per batch, one packed string each way as
+//                     in tandem, with a trivial handler: the floor of tandem's architecture before
+//                     any routing, session or web API work
 //   tandem-nosession  tandem (started through src/cli.ts) serving fixtures/hello-app.mjs as
 //                     hello##1.0.0 at /hello; GET /hello/ without cookies
 //   tandem-session    the same, every request carries one live session cookie (made by GET

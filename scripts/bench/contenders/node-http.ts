@@ -37,5 +37,5 @@ export const nodeHttpDeferred = nodeServer(
 export const nodeHttpIsolate = nodeServer(
   'node-http-isolate',
   ['--no-node-snapshot', path.join(fixtures, 'node-http-ladder.mjs'), 'isolate', '0'],
-  'the same batches, each one timed applySync into an isolate whose trivial handler answers through one callback per request',
+  'the same batches, each one timed applySync into an isolate whose trivial handler answers through one callback per batch, both ways one packed string',
 );
