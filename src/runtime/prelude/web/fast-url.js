@@ -12,7 +12,25 @@ const simpleUrl = /^(https?):\/\/([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0
 // A host whose last label is a number goes through WHATWG's IPv4 parser: only a canonical
 // dotted quad is left as it is.
 const endsInNumber = /(?:^|\.)(?:\d+|0x[0-9a-f]*)$/;
-const dottedQuad = /^(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/;
+
+/** Four decimal octets, 0-255, no leading zeros: the one IPv4 form WHATWG leaves as it is. */
+function isDottedQuad(host) {
+  let octets = 0;
+  let value = 0;
+  let digits = 0;
+  for (let i = 0; i <= host.length; i++) {
+    const c = i === host.length ? 46 /* . */ : host.charCodeAt(i);
+    if (c === 46) {
+      if (digits === 0 || value > 255 || ++octets > 4) return false;
+      value = 0;
+      digits = 0;
+    } else {
+      if (c < 48 || c > 57 || (digits === 1 && value === 0) || ++digits > 3) return false;
+      value = value * 10 + (c - 48);
+    }
+  }
+  return octets === 4;
+}
 // "." and ".." path segments (also percent-encoded) are resolved by WHATWG.
 const dotSegment = /(?:^|\/)(?:\.|%2e){1,2}(?:\/|$)/i;
 
@@ -20,10 +38,12 @@ function parseSimple(input) {
   const m = simpleUrl.exec(input);
   if (m === null) return null;
   const [, scheme, hostname, portText, pathText, query] = m;
-  if (endsInNumber.test(hostname) && !dottedQuad.test(hostname)) return null;
+  // The regular expressions below only where they can match: this runs for every request.url.
+  const lastLabel = hostname.charCodeAt(hostname.lastIndexOf('.') + 1);
+  if (lastLabel >= 48 && lastLabel <= 57 /* 0-9 */ && !isDottedQuad(hostname) && endsInNumber.test(hostname)) return null;
   if (hostname.startsWith('xn--') || hostname.includes('.xn--')) return null;
   const pathname = pathText ?? '/';
-  if (dotSegment.test(pathname)) return null;
+  if ((pathname.includes('.') || pathname.includes('%')) && dotSegment.test(pathname)) return null;
   let port = portText ?? '';
   if (port !== '') {
     const n = Number(port);
@@ -33,7 +53,10 @@ function parseSimple(input) {
   const protocol = `${scheme}:`;
   const host = port === '' ? hostname : `${hostname}:${port}`;
   const search = query === undefined ? '' : `?${query}`;
-  return { protocol, hostname, port, host, pathname, search, origin: `${protocol}//${host}`, href: `${protocol}//${host}${pathname}${search}` };
+  const origin = `${protocol}//${host}`;
+  // Already canonical unless a default port was dropped or the path was empty.
+  const href = pathText !== undefined && port === (portText ?? '') ? input : `${origin}${pathname}${search}`;
+  return { protocol, hostname, port, host, pathname, search, origin, href };
 }
 
 /** The URL class: fast for canonical http(s) URLs, core-js (loaded on first need) for the rest. */
