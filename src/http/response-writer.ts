@@ -57,10 +57,10 @@ export class ResponseWriter implements ResponseSink {
     this.#finish(status);
   }
 
-  head(status: number, headers: string, body: string | Uint8Array | null, sessionDelta: string | undefined, streaming: boolean): void {
+  head(status: number, statusText: string, headers: string, body: string | Uint8Array | null, sessionDelta: string | undefined, streaming: boolean): void {
     if (this.#done) return;
     if (sessionDelta === undefined) {
-      this.#writeHead(status, headers, body, streaming, noCookies);
+      this.#writeHead(status, statusText, headers, body, streaming, noCookies);
       return;
     }
     let cookies;
@@ -71,9 +71,9 @@ export class ResponseWriter implements ResponseSink {
       return;
     }
     if (cookies instanceof Promise) {
-      cookies.then((c) => this.#writeHead(status, headers, body, streaming, c), (err: unknown) => this.#storeFailed(err));
+      cookies.then((c) => this.#writeHead(status, statusText, headers, body, streaming, c), (err: unknown) => this.#storeFailed(err));
     } else {
-      this.#writeHead(status, headers, body, streaming, cookies);
+      this.#writeHead(status, statusText, headers, body, streaming, cookies);
     }
   }
 
@@ -107,7 +107,7 @@ export class ResponseWriter implements ResponseSink {
     this.#finish(status);
   }
 
-  #writeHead(status: number, headers: string, body: string | Uint8Array | null, streaming: boolean, cookies: readonly string[]): void {
+  #writeHead(status: number, statusText: string, headers: string, body: string | Uint8Array | null, streaming: boolean, cookies: readonly string[]): void {
     const res = this.#res;
     if (res.destroyed) {
       this.#finish(499);
@@ -128,7 +128,9 @@ export class ResponseWriter implements ResponseSink {
       flat.push('content-length', String(body === null ? 0 : typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength));
     }
     try {
-      res.writeHead(status, flat);
+      // No statusText: Node's standard reason phrase for the status.
+      if (statusText === '') res.writeHead(status, flat);
+      else res.writeHead(status, statusText, flat);
     } catch (err) {
       this.fail('bad-response', `invalid response head: ${(err as Error).message}`);
       return;

@@ -69,6 +69,7 @@ interface PendingRequest {
 interface FinishedResponse {
   readonly sink: ResponseSink;
   readonly status: number;
+  readonly statusText: string;
   readonly headers: string;
   readonly body: string | Uint8Array | null;
   readonly delta: string | undefined;
@@ -381,8 +382,8 @@ export class AppIsolate {
         this.#timers.delete(id);
       },
       newSessionId: () => this.#options.newSessionId(),
-      respond: (id: number, status: number, headers: string, body: string | Uint8Array | null, delta: string | undefined, streaming: boolean) =>
-        this.#respond(id, status, headers, body, delta, streaming),
+      respond: (id: number, status: number, statusText: string, headers: string, body: string | Uint8Array | null, delta: string | undefined, streaming: boolean) =>
+        this.#respond(id, status, statusText, headers, body, delta, streaming),
       respondMany: (packed: string) => this.#respondMany(packed),
       chunk: (id: number, data: Uint8Array | string) => this.#pending.get(id)?.sink.chunk(data) ?? true,
       end: (id: number, error: string) => {
@@ -425,23 +426,23 @@ export class AppIsolate {
     this.#timers.set(id, timer);
   }
 
-  #respond(id: number, status: number, headers: string, body: string | Uint8Array | null, delta: string | undefined, streaming: boolean): void {
+  #respond(id: number, status: number, statusText: string, headers: string, body: string | Uint8Array | null, delta: string | undefined, streaming: boolean): void {
     const request = this.#pending.get(id);
     if (request === undefined) return;
     request.headSent = true;
     if (streaming) {
-      request.sink.head(status, headers, body, delta, true);
+      request.sink.head(status, statusText, headers, body, delta, true);
       return;
     }
     this.#finish(id);
     // Written once the isolate call returns: doing socket writes from inside an isolate callback
     // measured ~3x slower per write than doing them from plain host code.
-    this.#outbox.push({ sink: request.sink, status, headers, body, delta });
+    this.#outbox.push({ sink: request.sink, status, statusText, headers, body, delta });
   }
 
   /**
    * Complete responses with a text body or none, many in one string (prelude/dispatch.js queueOut):
-   * `id NUL status NUL headers NUL delta NUL bodyLength NUL body`, one after the other. The body
+   * `id NUL status NUL statusText NUL headers NUL delta NUL bodyLength NUL body`, one after the other. The body
    * may hold NULs, so it is cut by its length (UTF-16 units; '' = no body), and the next record
    * starts right after it. An empty delta means no session change.
    */
@@ -453,11 +454,12 @@ export class AppIsolate {
       const c = packed.indexOf(sep, b + 1);
       const d = packed.indexOf(sep, c + 1);
       const e = packed.indexOf(sep, d + 1);
-      if (e === -1) throw new Error('respondMany: a truncated record (the prelude and isolate.ts disagree on the format)');
-      const length = packed.slice(d + 1, e);
-      const bodyEnd = e + 1 + (length === '' ? 0 : Number(length));
-      const delta = packed.slice(c + 1, d);
-      this.#respond(Number(packed.slice(at, a)), Number(packed.slice(a + 1, b)), packed.slice(b + 1, c), length === '' ? null : packed.slice(e + 1, bodyEnd), delta === '' ? undefined : delta, false);
+      const f = packed.indexOf(sep, e + 1);
+      if (f === -1) throw new Error('respondMany: a truncated record (the prelude and isolate.ts disagree on the format)');
+      const length = packed.slice(e + 1, f);
+      const bodyEnd = f + 1 + (length === '' ? 0 : Number(length));
+      const delta = packed.slice(d + 1, e);
+      this.#respond(Number(packed.slice(at, a)), Number(packed.slice(a + 1, b)), packed.slice(b + 1, c), packed.slice(c + 1, d), length === '' ? null : packed.slice(f + 1, bodyEnd), delta === '' ? undefined : delta, false);
       at = bodyEnd;
     }
   }
@@ -466,7 +468,7 @@ export class AppIsolate {
     const outbox = this.#outbox;
     for (let i = 0; i < outbox.length; i++) {
       const r = outbox[i]!;
-      r.sink.head(r.status, r.headers, r.body, r.delta, false);
+      r.sink.head(r.status, r.statusText, r.headers, r.body, r.delta, false);
     }
     outbox.length = 0;
   }

@@ -31,11 +31,11 @@ export type FailureKind =
 /** Where a runtime delivers one request's outcome. Implemented by the HTTP layer. */
 export interface ResponseSink {
   /**
-   * The response head and, unless `streaming`, its whole body.
+   * The response head and, unless `streaming`, its whole body. `statusText` is '' unless the app set one.
    * `headers` is 'name\nvalue\n…' with every Set-Cookie as its own pair.
    * `sessionDelta` is the text the dispatcher built from ctx.session changes (see SessionDelta), or undefined.
    */
-  head(status: number, headers: string, body: string | Uint8Array | null, sessionDelta: string | undefined, streaming: boolean): void;
+  head(status: number, statusText: string, headers: string, body: string | Uint8Array | null, sessionDelta: string | undefined, streaming: boolean): void;
   /** One chunk of a streamed body; return false to ask the producer to pause until resume(). */
   chunk(data: Uint8Array | string): boolean;
   /** End of a streamed body; `error` is '' on success. */

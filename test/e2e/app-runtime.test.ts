@@ -138,6 +138,28 @@ describe('app runtime', () => {
     assert.deepEqual(left.keys, ['plain', 'se\u0001p', 'ünï\ud83d\ude00'].sort());
   });
 
+  it("sends the app's statusText, and Node's reason phrase when it set none", async (t) => {
+    const h = await TestHost.create();
+    t.after(() => h.stop());
+    await h.deployFile('reason##1.mjs', `export default { fetch(r) {
+      const kind = new URL(r.url).pathname.split('/')[2];
+      if (kind === 'text') return new Response('short and stout', { status: 418, statusText: "I'm a teapot" });
+      if (kind === 'bytes') return new Response(new Uint8Array([1, 2]), { status: 202, statusText: 'Queued Up' });
+      if (kind === 'stream') return new Response(new ReadableStream({ start(c) { c.enqueue(new TextEncoder().encode('s')); c.close(); } }), { statusText: 'Streaming Along' });
+      return new Response('plain', { status: 404 });
+    } };`);
+    await h.start();
+    const reason = async (kind: string): Promise<[number, string]> => {
+      const res = await fetch(`${h.url}/reason/${kind}`);
+      await res.arrayBuffer();
+      return [res.status, res.statusText];
+    };
+    assert.deepEqual(await reason('text'), [418, "I'm a teapot"]);
+    assert.deepEqual(await reason('bytes'), [202, 'Queued Up']);
+    assert.deepEqual(await reason('stream'), [200, 'Streaming Along']);
+    assert.deepEqual(await reason('none'), [404, 'Not Found']);
+  });
+
   it('answers HEAD without claiming a length it does not know', async (t) => {
     const h = await TestHost.create();
     t.after(() => h.stop());

@@ -17,6 +17,7 @@ const prelude = new PreludeScript(bundlePrelude(path.join(import.meta.dirname, '
 
 interface Outcome {
   status?: number;
+  statusText?: string;
   headers?: string;
   body?: string | Uint8Array | null;
   delta?: string | undefined;
@@ -32,8 +33,8 @@ class RecordingSink implements ResponseSink {
       this.#resolve = resolve;
     });
   }
-  head(status: number, headers: string, body: string | Uint8Array | null, delta: string | undefined): void {
-    Object.assign(this.outcome, { status, headers, body, delta });
+  head(status: number, statusText: string, headers: string, body: string | Uint8Array | null, delta: string | undefined): void {
+    Object.assign(this.outcome, { status, statusText, headers, body, delta });
     this.#resolve(this.outcome);
   }
   chunk(): boolean {

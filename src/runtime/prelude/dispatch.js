@@ -63,8 +63,8 @@ export function createDispatcher(host, timers, outbound) {
    * for the record format. The outbox leaves in a microtask: the isolate runs every microtask
    * before the host's call returns, and the responses settled meanwhile go out together.
    */
-  function queueOut(reqId, status, headers, delta, body) {
-    outbox += reqId + '\0' + status + '\0' + headers + '\0' + (delta ?? '') + '\0' + (body === null ? '\0' : body.length + '\0' + body);
+  function queueOut(reqId, status, statusText, headers, delta, body) {
+    outbox += reqId + '\0' + status + '\0' + statusText + '\0' + headers + '\0' + (delta ?? '') + '\0' + (body === null ? '\0' : body.length + '\0' + body);
     if (!outboxQueued) {
       outboxQueued = true;
       then.call(resolved, flushOutbox);
@@ -98,13 +98,13 @@ export function createDispatcher(host, timers, outbound) {
     const body = parts.body;
     if (body === null || typeof body === 'string') {
       incomingBodies.delete(reqId); // the response is complete: a body the app did not read is dropped
-      queueOut(reqId, parts.status, parts.headers, ctx.delta(), body);
+      queueOut(reqId, parts.status, parts.statusText, parts.headers, ctx.delta(), body);
     } else if (body instanceof Uint8Array) {
       incomingBodies.delete(reqId);
-      host.respond(reqId, parts.status, parts.headers, body, ctx.delta(), false);
+      host.respond(reqId, parts.status, parts.statusText, parts.headers, body, ctx.delta(), false);
     } else {
       // A streamed response may go on reading the request body (an echo); pump() drops it at the end.
-      host.respond(reqId, parts.status, parts.headers, null, ctx.delta(), true);
+      host.respond(reqId, parts.status, parts.statusText, parts.headers, null, ctx.delta(), true);
       pump(reqId, body.getReader());
     }
   }
