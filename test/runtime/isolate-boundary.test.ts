@@ -1,5 +1,5 @@
 // The boundary between the host and an app isolate: requests cross in one packed string per batch,
-// complete text responses come back packed too (src/runtime/isolate.ts handle()/#respondMany and
+// complete text responses come back packed too (src/runtime/wire.ts packRequest()/unpackResponses() and
 // prelude/dispatch.js). These tests drive AppIsolate directly, so a batch is exactly what they put in.
 import { describe, it, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';

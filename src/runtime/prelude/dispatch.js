@@ -59,7 +59,7 @@ export function createDispatcher(host, timers, outbound) {
   }
 
   /**
-   * A complete response with a text body (or none) joins the outbox; see isolate.ts #respondMany
+   * A complete response with a text body (or none) joins the outbox; see wire.ts unpackResponses()
    * for the record format. The outbox leaves in a microtask: the isolate runs every microtask
    * before the host's call returns, and the responses settled meanwhile go out together.
    */
@@ -180,8 +180,8 @@ export function createDispatcher(host, timers, outbound) {
     },
 
     /**
-     * One or more requests in one string, 7 fields each, every field followed by NUL (isolate.ts
-     * handle()): id, method, url, raw headers, body, session id, session data. The body field is
+     * One or more requests in one string, 7 fields each, every field followed by NUL (wire.ts
+     * packRequest()): id, method, url, raw headers, body, session id, session data. The body field is
      * '' (none), 's' (streamed: chunks follow through pushBody) or the index of its bytes in `bodies`.
      */
     dispatch(packed, ...bodies) {
