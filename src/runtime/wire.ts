@@ -59,9 +59,10 @@ export function unpackResponses(
     const d = packed.indexOf(sep, c + 1);
     const e = packed.indexOf(sep, d + 1);
     const f = packed.indexOf(sep, e + 1);
-    if (a === -1 || f === -1) throw new Error('unpackResponses: a truncated record (prelude/dispatch.js and wire.ts disagree on the format)');
-    const length = packed.slice(e + 1, f);
+    const length = f === -1 ? '' : packed.slice(e + 1, f);
     const bodyEnd = f + 1 + (length === '' ? 0 : Number(length));
+    // Only a prelude at odds with this file (or an app that broke into it) gets here.
+    if (a === -1 || f === -1 || !(bodyEnd <= packed.length)) throw new Error('unpackResponses: a malformed record (prelude/dispatch.js and wire.ts disagree on the format)');
     const delta = packed.slice(d + 1, e);
     each(Number(packed.slice(at, a)), Number(packed.slice(a + 1, b)), packed.slice(b + 1, c), packed.slice(c + 1, d), length === '' ? null : packed.slice(f + 1, bodyEnd), delta === '' ? undefined : delta);
     at = bodyEnd;

@@ -11,7 +11,7 @@ import { pino } from 'pino';
 import { AppIsolate } from '../../src/runtime/isolate.ts';
 import { PreludeScript } from '../../src/runtime/prelude-script.ts';
 import { bundlePrelude } from '../../src/runtime/prelude-source.ts';
-import { decodeSessionDelta, type FailureKind, type ResponseSink, type WireRequest } from '../../src/runtime/wire.ts';
+import { decodeSessionDelta, unpackResponses, type FailureKind, type ResponseSink, type WireRequest } from '../../src/runtime/wire.ts';
 
 const prelude = new PreludeScript(bundlePrelude(path.join(import.meta.dirname, '..', '..', 'src', 'runtime', 'prelude', 'index.js')));
 
@@ -166,5 +166,17 @@ describe('isolate boundary', { timeout: 20_000 }, () => {
       assert.doesNotThrow(() => decodeSessionDelta(text), JSON.stringify(text));
     }
     assert.deepEqual(decodeSessionDelta(`${id}\u0001\u0001\u00015\u0001"k"\u00011`)[0]!.set, ['k', '1'], 'a count past the end sets what is there');
+  });
+
+  it('unpacks response records by their body length, and refuses a malformed one instead of guessing', () => {
+    const got: unknown[] = [];
+    unpackResponses('7\u0000200\u0000\u0000a\nb\u0000\u00003\u0000x\u0000y9\u0000204\u0000No Content\u0000\u0000d\u0000\u0000', (...r) => got.push(r));
+    assert.deepEqual(got, [
+      [7, 200, '', 'a\nb', 'x\u0000y', undefined],
+      [9, 204, 'No Content', '', null, 'd'],
+    ]);
+    assert.throws(() => unpackResponses('7\u0000200\u0000', () => {}), /malformed record/);
+    assert.throws(() => unpackResponses('7\u0000200\u0000\u0000\u0000\u000099\u0000short', () => {}), /malformed record/, 'a length past the end');
+    assert.throws(() => unpackResponses('7\u0000200\u0000\u0000\u0000\u0000x\u0000', () => {}), /malformed record/, 'a length that is not a number');
   });
 });
