@@ -99,8 +99,10 @@ export async function runChurn(options: ChurnOptions, log: (line: string) => voi
   });
   const base = `http://127.0.0.1:${port}`;
   try {
-    // The sessions the load carries: created up front, each used by one connection only, so its
-    // counter must end at exactly the number of requests it was sent.
+    // The sessions the load carries: created up front, and never two requests of one session in
+    // flight at once, so each counter must end at exactly the number of requests it was sent.
+    // (autocannon starts a request's context afresh for every request, so sessions cannot be pinned
+    // to connections through it: the harness hands out whichever session is not in flight.)
     const tallies: SessionTally[] = [];
     for (const app of apps) {
       for (let i = 0; i < options.sessionsPerApp; i++) {
@@ -111,29 +113,29 @@ export async function runChurn(options: ChurnOptions, log: (line: string) => voi
         tallies.push({ app, id: cookie.slice(cookieName.length + 1).split(';')[0]!, sent: 1, ok: 1 });
       }
     }
-    const byConnection: SessionTally[][] = Array.from({ length: options.connections }, () => []);
-    for (const app of apps) {
-      const own = tallies.filter((s) => s.app === app);
-      const connections = byConnection.filter((_, i) => apps[i % apps.length] === app);
-      own.forEach((s, i) => connections[i % connections.length]!.push(s));
-    }
-    let nextConnection = 0;
-    interface Ctx { sessions?: SessionTally[]; turn?: number; current?: SessionTally }
+    if (tallies.length <= options.connections) throw new Error(`churn: ${tallies.length} sessions cannot keep ${options.connections} connections busy one request per session at a time`);
+    const inFlight = new Set<SessionTally>();
+    let next = 0;
+    interface Ctx { current?: SessionTally }
     const load = autocannon({
       url: base,
       connections: options.connections,
       duration: 3600,
       requests: [{
         setupRequest: (req: Record<string, unknown>, context: Ctx) => {
-          context.sessions ??= byConnection[nextConnection++ % byConnection.length]!;
-          const sessions = context.sessions;
-          const s = sessions[(context.turn = ((context.turn ?? -1) + 1) % sessions.length)]!;
+          let s: SessionTally;
+          do s = tallies[next++ % tallies.length]!;
+          while (inFlight.has(s));
+          inFlight.add(s);
           context.current = s;
           s.sent++;
           return { ...req, method: 'GET', path: `/${s.app}/`, headers: { cookie: `${cookieName}=${s.id}` } };
         },
         onResponse: (status: number, _body: string, context: Ctx) => {
-          if (status >= 200 && status < 300 && context.current !== undefined) context.current.ok++;
+          const s = context.current;
+          if (s === undefined) return;
+          inFlight.delete(s);
+          if (status >= 200 && status < 300) s.ok++;
         },
       }],
     });
