@@ -108,6 +108,7 @@ export class AppIsolate {
     endBody: ivm.Reference<Function>;
     install: ivm.Reference<Function>;
     ready: ivm.Reference<Function>;
+    takeOutbox: ivm.Reference<Function>;
   };
   #disposed = false;
   #readyResult: ((error: string) => void) | null = null;
@@ -300,6 +301,7 @@ export class AppIsolate {
       // Used once, at load; kept with the others so dispose() releases them on every failure path.
       install: ref('install'),
       ready: ref('ready'),
+      takeOutbox: ref('takeOutbox'),
     };
     api.release();
 
@@ -474,6 +476,20 @@ export class AppIsolate {
     return result;
   }
 
+  /**
+   * Requests of the batch that finished before another one ran past the CPU limit have their
+   * responses in the isolate's outbox, not yet handed over: the isolate survives a timeout, so one
+   * short call takes them out, and they are written like any others.
+   */
+  #rescueOutbox(): void {
+    try {
+      const packed: unknown = this.#calls.takeOutbox.applySync(undefined, [], { timeout: 50 });
+      if (typeof packed === 'string' && packed !== '') unpackResponses(packed, this.#respondText);
+    } catch (err) {
+      this.#options.logger.warn({ err: describeError(err) }, 'could not take the finished responses out of an isolate past its CPU limit');
+    }
+  }
+
   /** A limit breaks the isolate: dispose() fails what is in flight, the running request with it. */
   #afterThrow(err: unknown): void {
     const message = describeError(err);
@@ -489,6 +505,7 @@ export class AppIsolate {
     const detail = reason === 'cpu-limit'
       ? `a request ran past the ${this.#options.cpuLimitMs} ms CPU limit`
       : `the isolate ran past its ${this.memoryLimitMb} MB memory limit`;
+    if (reason === 'cpu-limit') this.#rescueOutbox();
     this.dispose(reason, detail);
     this.#options.onBroken(reason, detail);
   }

@@ -47,15 +47,15 @@ class RecordingSink implements ResponseSink {
   }
 }
 
-async function loadApp(t: TestContext, source: string): Promise<AppIsolate> {
+async function loadApp(t: TestContext, source: string, cpuLimitMs = 1000, onBroken: (reason: string) => void = () => {}): Promise<AppIsolate> {
   const dir = mkdtempSync(path.join(tmpdir(), 'tandem-boundary-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const entryFile = path.join(dir, 'app.mjs');
   writeFileSync(entryFile, source);
   const logger = pino({ level: 'warn' }, new Writable({ write: (_c, _e, cb) => cb() }));
   const runtime = await AppIsolate.load({
-    app: 'boundary', version: '1', entryFile, rootDir: dir, env: {}, memoryLimitMb: 64, cpuLimitMs: 1000, loadTimeoutMs: 5000,
-    prelude, logger, outbound: null, newSessionId: () => 'n'.repeat(32), onBroken: () => {}, onCatastrophic: () => {},
+    app: 'boundary', version: '1', entryFile, rootDir: dir, env: {}, memoryLimitMb: 64, cpuLimitMs, loadTimeoutMs: 5000,
+    prelude, logger, outbound: null, newSessionId: () => 'n'.repeat(32), onBroken, onCatastrophic: () => {},
   });
   t.after(() => runtime.dispose());
   return runtime;
@@ -178,5 +178,21 @@ describe('isolate boundary', { timeout: 20_000 }, () => {
     assert.throws(() => unpackResponses('7\u0000200\u0000', () => {}), /malformed record/);
     assert.throws(() => unpackResponses('7\u0000200\u0000\u0000\u0000\u000099\u0000short', () => {}), /malformed record/, 'a length past the end');
     assert.throws(() => unpackResponses('7\u0000200\u0000\u0000\u0000\u0000x\u0000', () => {}), /malformed record/, 'a length that is not a number');
+  });
+
+  it('still answers the requests of a batch that finished before another one ran past the CPU limit', async (t) => {
+    const broken: string[] = [];
+    const runtime = await loadApp(t, `export default { fetch(request) {
+      if (request.url.endsWith('/spin')) for (;;);
+      return new Response('done ' + request.url);
+    } };`, 100, (reason) => broken.push(reason));
+    const urls = ['/a', '/b', '/c', '/spin', '/after'];
+    const sinks = urls.map(() => new RecordingSink());
+    urls.forEach((u, i) => runtime.handle(request(`http://example.test${u}`), sinks[i]!));
+    const outcomes = await Promise.all(sinks.map((s) => s.done));
+    for (const [i, u] of ['/a', '/b', '/c'].entries()) assert.equal(outcomes[i]!.body, `done http://example.test${u}`, `${u} finished before the runaway`);
+    assert.equal(outcomes[3]!.failed?.kind, 'cpu-limit');
+    assert.equal(outcomes[4]!.failed?.kind, 'cpu-limit', 'the request after it never ran');
+    assert.deepEqual(broken, ['cpu-limit']);
   });
 });

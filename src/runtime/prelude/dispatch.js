@@ -195,6 +195,13 @@ export function createDispatcher(host, timers, outbound) {
       flushOutbox();
     },
 
+    /** The responses queued but not handed over yet: the call that settled them ran past the CPU limit (isolate.ts #rescueOutbox). */
+    takeOutbox() {
+      const packed = outbox;
+      outbox = '';
+      return packed;
+    },
+
     /** One chunk of a streamed request body; returns whether the app's stream wants more now. */
     pushBody(reqId, chunk) {
       const controller = incomingBodies.get(reqId);
