@@ -1,5 +1,5 @@
 // What an app sees inside its isolate: request bodies, response kinds, web globals, the session API.
-import { describe, it } from 'node:test';
+import { describe, it, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { Client, TestHost } from './harness.ts';
 
@@ -53,12 +53,17 @@ export default {
   }
 };`;
 
+/** A started host serving echoApp at /echo, stopped after the test. */
+async function echoHost(t: TestContext): Promise<TestHost> {
+  const h = await TestHost.create();
+  t.after(() => h.stop());
+  await h.deployFile('echo##1.mjs', echoApp);
+  return h.start();
+}
+
 describe('app runtime', () => {
   it('passes request bodies and headers in, and string, bytes, JSON and empty responses out', async (t) => {
-    const h = await TestHost.create();
-    t.after(() => h.stop());
-    await h.deployFile('echo##1.mjs', echoApp);
-    await h.start();
+    const h = await echoHost(t);
     const c = new Client(h.url);
     assert.equal((await c.request('/echo/text', { method: 'POST', body: 'hello wörld' })).text, 'hello wörld');
     assert.deepEqual((await c.request('/echo/json', { method: 'PUT', body: JSON.stringify({ a: [1, 2] }), headers: { 'content-type': 'application/json' } })).json(), {
@@ -77,10 +82,7 @@ describe('app runtime', () => {
   });
 
   it('gives apps the web globals they need', async (t) => {
-    const h = await TestHost.create();
-    t.after(() => h.stop());
-    await h.deployFile('echo##1.mjs', echoApp);
-    await h.start();
+    const h = await echoHost(t);
     const g = (await new Client(h.url).get('/echo/globals')).json<Record<string, unknown>>();
     assert.deepEqual(g, {
       utf8: [104, 195, 169, 108, 108, 111],
@@ -97,10 +99,7 @@ describe('app runtime', () => {
   });
 
   it('saves session changes key by key, so concurrent requests keep each other\'s keys', async (t) => {
-    const h = await TestHost.create();
-    t.after(() => h.stop());
-    await h.deployFile('echo##1.mjs', echoApp);
-    await h.start();
+    const h = await echoHost(t);
     const c = new Client(h.url);
     const first = (await c.request('/echo/session', { method: 'POST', body: JSON.stringify({ set: { base: 0 } }) })).json<{ id: number }>();
     assert.equal(first.id, 32);
@@ -113,10 +112,7 @@ describe('app runtime', () => {
   });
 
   it('hands the next request keys and values exactly as set, whatever characters they hold', async (t) => {
-    const h = await TestHost.create();
-    t.after(() => h.stop());
-    await h.deployFile('echo##1.mjs', echoApp);
-    await h.start();
+    const h = await echoHost(t);
     const c = new Client(h.url);
     // The snapshot crosses as '"key"\u0001value…', the changes as 'id\u0001…"key"\u0001value…' with
     // U+0002 between sessions: separators, quotes, backslashes, other control characters, lone
@@ -181,10 +177,7 @@ describe('app runtime', () => {
   });
 
   it('refuses values that are not JSON-serializable with a TypeError naming the key', async (t) => {
-    const h = await TestHost.create();
-    t.after(() => h.stop());
-    await h.deployFile('echo##1.mjs', echoApp);
-    await h.start();
+    const h = await echoHost(t);
     assert.match((await new Client(h.url).get('/echo/badset')).text, /^TypeError: session\.set\("fn"\)/);
     assert.deepEqual((await new Client(h.url).get('/echo/nosession')).json(), { session: null });
   });
