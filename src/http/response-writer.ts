@@ -102,7 +102,7 @@ export class ResponseWriter implements ResponseSink {
     const log = { app: this.#version.app.name, version: this.#version.label, kind, err: message };
     if (kind === 'isolate-gone' || kind === 'bad-request') this.#logger.warn(log, 'request failed');
     else this.#logger.error(log, 'request failed');
-    if (!this.#res.headersSent) sendError(this.#res, status, statusText[status]!, status === 503);
+    if (!this.#res.headersSent) sendError(this.#res, status, reasonPhrases[status]!, status === 503);
     else this.#res.destroy();
     this.#finish(status);
   }
@@ -170,4 +170,4 @@ const failureStatus: Readonly<Record<FailureKind, number>> = {
   'isolate-gone': 503,
   'bad-request': 400,
 };
-const statusText: Readonly<Record<number, string>> = { 400: 'Bad Request', 500: 'Internal Server Error', 503: 'Service Unavailable' };
+const reasonPhrases: Readonly<Record<number, string>> = { 400: 'Bad Request', 500: 'Internal Server Error', 503: 'Service Unavailable' };

@@ -1,9 +1,10 @@
 // The embedded session store: Maps, synchronous on the hot path.
 // With `persistence`, every change is also queued for the journal (session-journal.ts), which
 // writes a turn's changes in one write at the end of that event-loop turn; touches (last access)
-// are batched per flush (every 200 ms by default), which also syncs and compacts. Past `maxActive` sessions the least
-// recently used are passivated: their data moves to a file, a small stub (app, version, times)
-// stays so counting, adoption and expiry never read the disk; get() reloads the data synchronously.
+// are batched per flush (every 200 ms by default), which also syncs and compacts. Past
+// `maxActive` sessions the least recently used are passivated: their data moves to a file, a
+// small stub (app, version, times) stays so counting, adoption and expiry never read the disk;
+// get() reloads the data synchronously.
 import type { Logger } from '../log.ts';
 import type { JournalOp } from './journal-codec.ts';
 import { PassiveFiles } from './passive-files.ts';

@@ -190,8 +190,9 @@ export function createDispatcher(host, timers, outbound) {
         const body = f[i + 4];
         dispatchOne(Number(f[i]), f[i + 1], f[i + 2], f[i + 3], body === '' ? null : body === 's' ? true : bodies[Number(body)], f[i + 5], f[i + 6]);
       }
-      // The responses settled synchronously leave now: should a microtask of this batch run past the
-      // CPU limit, they are already out.
+      // The responses settled synchronously leave now: should a microtask of this batch then exhaust
+      // the memory limit, the isolate is gone with its outbox (past the CPU limit, the host can still
+      // take the outbox out: takeOutbox()).
       flushOutbox();
     },
 
