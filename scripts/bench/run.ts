@@ -143,6 +143,10 @@ async function main(): Promise<number> {
   process.once('SIGINT', interrupt);
   process.once('SIGTERM', interrupt);
 
+  const recordFailure = (name: string, err: unknown): void => {
+    failed[name] = (err as Error).message;
+    log(`FAILED ${name}: ${(err as Error).message}`);
+  };
   const started = performance.now();
   const busyBefore = await otherCpuUse(1_000);
   log(`bench: ${pinning.note}; temp dir ${tmpRoot}`);
@@ -166,8 +170,7 @@ async function main(): Promise<number> {
         log(`${contender.name}: warm-up ${warmupSeconds} s`);
         await runLoad({ ...loadFor(target, options.connections), durationSeconds: warmupSeconds }, pinning.loadCpu, interrupted.signal);
       } catch (err) {
-        failed[contender.name] = (err as Error).message;
-        log(`FAILED ${contender.name}: ${(err as Error).message}`);
+        recordFailure(contender.name, err);
       }
     }
     try {
@@ -178,16 +181,16 @@ async function main(): Promise<number> {
           if (failed[entry.name] !== undefined) continue;
           try {
             await untilServersIdle(log);
+            const load = loadFor(entry.target, options.connections);
             // A server idle for a minute measured up to 25% slower in its first seconds back: one
             // second of load first, not counted.
-            await runLoad({ ...loadFor(entry.target, options.connections), durationSeconds: 1 }, pinning.loadCpu, interrupted.signal);
+            await runLoad({ ...load, durationSeconds: 1 }, pinning.loadCpu, interrupted.signal);
             const cpuBefore = await sampleCpu();
-            const result = await runLoad({ ...loadFor(entry.target, options.connections), durationSeconds: options.durationSeconds }, pinning.loadCpu, interrupted.signal);
+            const result = await runLoad({ ...load, durationSeconds: options.durationSeconds }, pinning.loadCpu, interrupted.signal);
             entry.samples.push({ result, otherCpuPercent: otherCpuPercent(cpuBefore, await sampleCpu()) });
             log(`${entry.name}: round ${round}/${options.rounds}: ${Math.round(result.requestsPerSecond)} req/s, p99 ${result.latencyP99Ms} ms`);
           } catch (err) {
-            failed[entry.name] = (err as Error).message;
-            log(`FAILED ${entry.name}: ${(err as Error).message}`);
+            recordFailure(entry.name, err);
           }
         }
       }
@@ -212,8 +215,7 @@ async function main(): Promise<number> {
             }
           }
         } catch (err) {
-          failed[name] = (err as Error).message;
-          log(`FAILED ${name}: ${(err as Error).message}`);
+          recordFailure(name, err);
         } finally {
           running.delete(target.stop);
           await target.stop();
@@ -225,8 +227,7 @@ async function main(): Promise<number> {
       try {
         deployLatency['tandem'] = await measureTandemDeployLatency(ctx, options.quick ? 5 : 20);
       } catch (err) {
-        failed['tandem-deploy'] = (err as Error).message;
-        log(`FAILED tandem-deploy: ${(err as Error).message}`);
+        recordFailure('tandem-deploy', err);
       }
     }
     if (options.only.has('tandem-memory')) {
@@ -234,8 +235,7 @@ async function main(): Promise<number> {
       try {
         memoryScale = await measureMemoryScale(ctx, options.quick ? [1, 10] : [1, 10, 100]);
       } catch (err) {
-        failed['tandem-memory'] = (err as Error).message;
-        log(`FAILED tandem-memory: ${(err as Error).message}`);
+        recordFailure('tandem-memory', err);
       }
     }
   } finally {
