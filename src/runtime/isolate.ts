@@ -7,6 +7,7 @@ import { performance } from 'node:perf_hooks';
 import ivm from 'isolated-vm';
 import { ErrorCode, TandemError, describeError } from '../errors.ts';
 import type { Logger } from '../log.ts';
+import { collectIsolateHandlesAtExit } from './exit-collect.ts';
 import { linkModuleGraph } from './module-loader.ts';
 import type { PreludeScript } from './prelude-script.ts';
 import { canPack, packRequest, unpackResponses, type FailureKind, type ResponseSink, type WireRequest } from './wire.ts';
@@ -115,6 +116,7 @@ export class AppIsolate {
 
   /** Creates the isolate, loads the app and waits for its ready(). Throws TandemError on failure. */
   static async load(options: AppIsolateOptions): Promise<AppIsolate> {
+    collectIsolateHandlesAtExit();
     const runtime = new AppIsolate(options);
     try {
       await runtime.#load();
