@@ -5,6 +5,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
 import ivm from 'isolated-vm';
+import { collectIsolateHandlesAtExit } from '../../src/runtime/exit-collect.ts';
 import { bundlePrelude } from '../../src/runtime/prelude-source.ts';
 
 const entry = fileURLToPath(new URL('../fixtures/prelude/fast-url-entry.js', import.meta.url));
@@ -28,6 +29,7 @@ function corpus(): string[] {
 
 describe('URL fast path', () => {
   it('matches core-js on every getter for a corpus of edge cases, and takes the fast path for plain request URLs', async () => {
+    collectIsolateHandlesAtExit(); // as AppIsolate does: this file makes isolates of its own
     const isolate = new ivm.Isolate({ memoryLimit: 128 });
     try {
       const context = isolate.createContextSync();

@@ -2,6 +2,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
 import ivm from 'isolated-vm';
+import { collectIsolateHandlesAtExit } from '../../src/runtime/exit-collect.ts';
 import { bundlePrelude } from '../../src/runtime/prelude-source.ts';
 
 const webEntry = fileURLToPath(new URL('../fixtures/prelude/web-entry.js', import.meta.url));
@@ -13,6 +14,7 @@ let webScript: ivm.Script;
 let honoScript: ivm.Script;
 
 before(() => {
+  collectIsolateHandlesAtExit(); // as AppIsolate does: this file makes isolates of its own
   isolate = new ivm.Isolate({ memoryLimit: 64 });
   webScript = isolate.compileScriptSync(bundlePrelude(webEntry));
   honoScript = isolate.compileScriptSync(bundlePrelude(honoEntry));
