@@ -3,7 +3,7 @@
 // generator once reaped, through cutime/cstime). A shared 2-core machine running a test suite
 // next to the bench halves a server's throughput; this number says when that happened.
 import { readFile } from 'node:fs/promises';
-import { processTree } from './server-process.ts';
+import { processTicks, processTree, ticksPerSecond } from './server-process.ts';
 
 export interface CpuSample {
   readonly at: number;
@@ -11,24 +11,10 @@ export interface CpuSample {
   readonly ours: number;
 }
 
-/** Clock ticks (USER_HZ, the unit of both /proc/stat and /proc/<pid>/stat). */
-const ticksPerSecond = 100;
-
 async function machineBusyTicks(): Promise<number> {
   const fields = (await readFile('/proc/stat', 'utf8')).split('\n')[0]?.trim().split(/\s+/).slice(1, 9).map(Number) ?? [];
   // user nice system idle iowait irq softirq steal: everything but idle and iowait is busy
   return fields.reduce((a, b) => a + b, 0) - (fields[3] ?? 0) - (fields[4] ?? 0);
-}
-
-async function processTicks(pid: number, withReapedChildren: boolean): Promise<number> {
-  try {
-    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
-    // After "(comm) ": state ppid ... utime is the 12th field, stime 13th, cutime 14th, cstime 15th.
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ').map(Number);
-    return (f[11] ?? 0) + (f[12] ?? 0) + (withReapedChildren ? (f[13] ?? 0) + (f[14] ?? 0) : 0);
-  } catch {
-    return 0; // gone
-  }
 }
 
 export async function sampleCpu(): Promise<CpuSample | null> {

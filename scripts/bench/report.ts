@@ -12,6 +12,10 @@ export interface ThroughputResult extends LoadResult {
   readonly rssPerProcessMb: readonly number[];
   /** CPU used by processes outside the bench during the measured run, percent of one core. */
   readonly otherCpuPercent: number;
+  /** CPU time of the server's process tree per request in the median round, µs (absent without /proc, and in older reports). */
+  readonly serverCpuUsPerRequest?: number;
+  /** How busy the server's process tree was in that round, percent of one core (under 100: it waited for the load generator). */
+  readonly serverBusyPercent?: number;
   readonly detail: string;
   readonly check: string;
 }
@@ -77,6 +81,9 @@ export function formatReport(report: BenchReport): string {
     ms(r.latencyP50Ms),
     ms(r.latencyP99Ms),
     base === undefined ? '-' : signed(r.latencyP99Ms - base.latencyP99Ms),
+    r.serverCpuUsPerRequest === undefined ? '-' : r.serverCpuUsPerRequest.toFixed(1),
+    base?.serverCpuUsPerRequest === undefined || r.serverCpuUsPerRequest === undefined ? '-' : `${(r.serverCpuUsPerRequest / base.serverCpuUsPerRequest).toFixed(2)}x`,
+    r.serverBusyPercent === undefined ? '-' : r.serverBusyPercent.toFixed(0),
     int(r.non2xx),
     int(r.errors + r.timeouts),
     r.rssMb.toFixed(1),
@@ -84,7 +91,7 @@ export function formatReport(report: BenchReport): string {
     spread(r),
   ]);
   if (rows.length > 0) {
-    out.push(table(['contender', 'req/s', `vs ${meta.baseline}`, 'p50 ms', 'p99 ms', 'p99 Δ ms', 'non-2xx', 'errors', 'RSS MB', 'other cpu %', 'rounds ±'], rows, ['l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r']));
+    out.push(table(['contender', 'req/s', `vs ${meta.baseline}`, 'p50 ms', 'p99 ms', 'p99 Δ ms', 'cpu µs/req', 'cpu vs base', 'busy %', 'non-2xx', 'errors', 'RSS MB', 'other cpu %', 'rounds ±'], rows, ['l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r']));
     out.push('');
     for (const [name, r] of Object.entries(report.throughput)) {
       const split = r.rssPerProcessMb.length > 1 ? `; RSS by process ${r.rssPerProcessMb.map((m) => m.toFixed(1)).join(' + ')} MB` : '';

@@ -42,7 +42,10 @@
 // median round, and every other column is that round's too; `rounds ±` is half the range of the
 // rounds' req/s, in percent of the median: how much one round alone could be off; `vs node-http` is the
 // ratio to the baseline (0.50x = half its throughput); `p50`/`p99` are request latencies under
-// that load; `p99 Δ ms` is p99 minus the baseline's p99; `non-2xx` and `errors` (errors plus
+// that load; `p99 Δ ms` is p99 minus the baseline's p99; `cpu µs/req` is the CPU time the server's
+// process tree spent per request (/proc, all threads), `cpu vs base` its ratio to the baseline's, and
+// `busy %` how much of one core the server used: under ~95% it was waiting for the load generator,
+// so its req/s understates what it can do, and `cpu vs base` is the fairer cost ratio; `non-2xx` and `errors` (errors plus
 // timeouts) must be 0 for a row to mean anything; `RSS MB` is the whole process tree after the
 // run (tandem's includes its supervisor process, about one extra node process).
 // `other cpu %` is CPU time that processes outside the bench (test suites, builds) used during the
@@ -54,7 +57,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { medianSample, type BenchContext, type Contender, type LatencySummary, type Target } from './contender.ts';
+import { medianSample, serverCpuCost, type BenchContext, type Contender, type LatencySummary, type Target } from './contender.ts';
 import { nodeHttp, nodeHttpDeferred, nodeHttpIsolate } from './contenders/node-http.ts';
 import { tandemNoSession, tandemSession, tandemTwoVersions } from './contenders/tandem.ts';
 import { tomcat } from './contenders/tomcat.ts';
@@ -64,7 +67,7 @@ import { latencySuspicion, runLoad, type LoadResult, type LoadSpec } from './loa
 import { otherCpuPercent, sampleCpu } from './other-cpu.ts';
 import { measureMemoryScale, type MemoryScale } from './memory-scale.ts';
 import { formatComparison, formatReport, type BenchReport, type ThroughputResult } from './report.ts';
-import { detectPinning, treeRss } from './server-process.ts';
+import { detectPinning, treeCpuTicks, treeRss } from './server-process.ts';
 
 const contenders: readonly Contender[] = [nodeHttp, nodeHttpDeferred, nodeHttpIsolate, tandemNoSession, tandemSession, tandemTwoVersions, workerd, tomcat];
 const phases = ['tandem-deploy', 'tandem-memory'] as const;
@@ -186,9 +189,13 @@ async function main(): Promise<number> {
             // second of load first, not counted.
             await runLoad({ ...load, durationSeconds: 1 }, pinning.loadCpu, interrupted.signal);
             const cpuBefore = await sampleCpu();
+            const serverBefore = await treeCpuTicks(entry.target.server.pid);
             const result = await runLoad({ ...load, durationSeconds: options.durationSeconds }, pinning.loadCpu, interrupted.signal);
-            entry.samples.push({ result, otherCpuPercent: otherCpuPercent(cpuBefore, await sampleCpu()) });
-            log(`${entry.name}: round ${round}/${options.rounds}: ${Math.round(result.requestsPerSecond)} req/s, p99 ${result.latencyP99Ms} ms`);
+            const serverAfter = await treeCpuTicks(entry.target.server.pid);
+            const server = serverBefore === null || serverAfter === null ? null : serverCpuCost(serverAfter - serverBefore, result.totalRequests, result.durationSeconds);
+            entry.samples.push({ result, otherCpuPercent: otherCpuPercent(cpuBefore, await sampleCpu()), server });
+            const cost = server === null ? '' : `, server ${server.usPerRequest.toFixed(1)} µs/req at ${server.busyPercent.toFixed(0)}% busy`;
+            log(`${entry.name}: round ${round}/${options.rounds}: ${Math.round(result.requestsPerSecond)} req/s, p99 ${result.latencyP99Ms} ms${cost}`);
           } catch (err) {
             recordFailure(entry.name, err);
           }
@@ -200,13 +207,14 @@ async function main(): Promise<number> {
         const { name, target } = entry;
         try {
           if (failed[name] === undefined && entry.samples.length > 0) {
-            const { result, otherCpuPercent: otherCpu } = medianSample(entry.samples);
+            const { result, otherCpuPercent: otherCpu, server } = medianSample(entry.samples);
             const rss = await treeRss(target.server.pid);
             const verified = target.verify === undefined ? '' : await target.verify();
             const suspicion = latencySuspicion(result, options.connections);
             const check = suspicion === null ? verified : `${verified}${verified === '' ? '' : '; '}${suspicion}`;
             const roundsRequestsPerSecond = entry.samples.map((x) => x.result.requestsPerSecond);
-            throughput[name] = { ...result, roundsRequestsPerSecond, rssMb: rss.totalMb, rssPerProcessMb: rss.perProcessMb, otherCpuPercent: otherCpu, detail: target.detail, check };
+            const serverCpu = server === null ? {} : { serverCpuUsPerRequest: server.usPerRequest, serverBusyPercent: server.busyPercent };
+            throughput[name] = { ...result, roundsRequestsPerSecond, rssMb: rss.totalMb, rssPerProcessMb: rss.perProcessMb, otherCpuPercent: otherCpu, ...serverCpu, detail: target.detail, check };
             log(`${name}: median ${Math.round(result.requestsPerSecond)} req/s, RSS ${rss.totalMb.toFixed(1)} MB`);
             if (target.deployLatency !== undefined) {
               const tries = options.quick ? 2 : 3;
@@ -274,7 +282,7 @@ async function main(): Promise<number> {
 interface LiveContender {
   readonly name: string;
   readonly target: Target;
-  readonly samples: { readonly result: LoadResult; readonly otherCpuPercent: number }[];
+  readonly samples: { readonly result: LoadResult; readonly otherCpuPercent: number; readonly server: ReturnType<typeof serverCpuCost> | null }[];
 }
 
 function loadFor(target: Target, connections: number): Omit<LoadSpec, 'durationSeconds'> {

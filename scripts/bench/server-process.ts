@@ -159,6 +159,32 @@ export async function processTree(root: number): Promise<number[]> {
   return tree;
 }
 
+/** Clock ticks (USER_HZ, the unit of both /proc/stat and /proc/<pid>/stat) per second. */
+export const ticksPerSecond = 100;
+
+/** CPU time of one process in clock ticks (user + system; with its reaped children's when asked); 0 once it is gone. */
+export async function processTicks(pid: number, withReapedChildren: boolean): Promise<number> {
+  try {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+    // After "(comm) ": state ppid ... utime is the 12th field, stime 13th, cutime 14th, cstime 15th.
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ').map(Number);
+    return (f[11] ?? 0) + (f[12] ?? 0) + (withReapedChildren ? (f[13] ?? 0) + (f[14] ?? 0) : 0);
+  } catch {
+    return 0; // gone
+  }
+}
+
+/** CPU time of a server's whole process tree (all its threads), in clock ticks; null where there is no /proc. */
+export async function treeCpuTicks(root: number): Promise<number | null> {
+  try {
+    let ticks = 0;
+    for (const pid of await processTree(root)) ticks += await processTicks(pid, false);
+    return ticks;
+  } catch {
+    return null;
+  }
+}
+
 /** VmRSS of the process tree in MB (1 MB = 1024 kB as /proc counts): the sum, and each process's, root first. */
 export async function treeRss(root: number): Promise<{ totalMb: number; perProcessMb: number[] }> {
   const perProcessMb: number[] = [];

@@ -3,10 +3,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import yauzl from 'yauzl';
-import { medianSample, percentile, summarize } from '../contender.ts';
+import { medianSample, percentile, serverCpuCost, summarize } from '../contender.ts';
 import { latencySuspicion, type LoadResult } from '../load.ts';
 import { formatComparison, formatReport, type BenchReport, type ThroughputResult } from '../report.ts';
-import { ServerProcess, treeRss } from '../server-process.ts';
+import { ServerProcess, treeCpuTicks, treeRss } from '../server-process.ts';
 import { zipBytes } from '../../archive-builders.ts';
 
 function unzip(buffer: Buffer): Promise<Map<string, string>> {
@@ -100,6 +100,20 @@ describe('bench harness', () => {
     assert.match(text, /RSS by process 50\.0 \+ 30\.0 MB/);
   });
 
+  it('turns a server\'s CPU ticks into µs per request and percent busy, and reports them against the baseline', () => {
+    // 150 ticks = 1.5 s of CPU over a 2 s run of 60,000 requests: 25 µs each, 75% of a core.
+    assert.deepEqual(serverCpuCost(150, 60_000, 2), { usPerRequest: 25, busyPercent: 75 });
+    assert.ok(Number.isNaN(serverCpuCost(10, 0, 2).usPerRequest), 'no requests: no per-request cost');
+    const text = formatReport(report({
+      'node-http': { ...row(40_000, 3), serverCpuUsPerRequest: 12.5, serverBusyPercent: 50 },
+      'tandem-session': { ...row(20_000, 9), serverCpuUsPerRequest: 50, serverBusyPercent: 99.6 },
+      workerd: row(5_000, 9),
+    }));
+    assert.match(text, /tandem-session\s+20,000\s+0\.50x\s+[\d.]+\s+9\.00\s+\+6\.00\s+50\.0\s+4\.00x\s+100\s/);
+    assert.match(text, /node-http\s+40,000\s+1\.00x\s+[\d.]+\s+3\.00\s+\+0\.00\s+12\.5\s+1\.00x\s+50\s/);
+    assert.match(text, /workerd\s+5,000\s+0\.13x\s+[\d.]+\s+9\.00\s+\+6\.00\s+-\s+-\s+-\s/, 'a report without the figures shows dashes');
+  });
+
   it('prints the change against an earlier run', () => {
     const text = formatComparison(report({ 'node-http': row(44_000, 2) }), report({ 'node-http': row(40_000, 3) }));
     assert.match(text, /node-http\s+40,000 → 44,000\s+\+10\.0%\s+3\.00 → 2\.00\s+-1\.00/);
@@ -113,6 +127,8 @@ describe('bench harness', () => {
       const childPid = Number(line.slice(6));
       const rss = await treeRss(server.pid);
       assert.equal(rss.perProcessMb.length, 2);
+      const ticks = await treeCpuTicks(server.pid);
+      assert.ok(ticks !== null && ticks > 0, `starting two node processes takes CPU time, got ${ticks}`);
       assert.ok(rss.totalMb > 10, `two node processes should use more than 10 MB, got ${rss.totalMb}`);
       await server.stop(2_000);
       await assert.rejects(server.waitForLine(() => false, 1_000, 'x'), /exited/);
