@@ -298,7 +298,7 @@ export class Deployer {
       prelude: this.#o.prelude,
       logger: log,
       outbound: this.#o.outbound,
-      newSessionId: () => this.#o.sessions.newId(),
+      newSessionId: () => this.#o.sessions.issueId(bundle.name),
       onBroken: (reason, message) => this.#broken(record, reason, message),
       onCatastrophic: (message) => this.#catastrophic(record, message),
       ...(record.mark === null ? {} : { entryMark: record.mark }),

@@ -7,6 +7,9 @@ import { newSessionId } from './session-id.ts';
 import { clearedSessionCookie, sessionCookie, type CookieScope } from './session-cookie.ts';
 import { setPairs, type MaybePromise, type SessionRecord, type SessionStore } from './store.ts';
 
+/** Issued session ids kept for claiming; far more than can be in flight at once. */
+const maxUnclaimedIds = 50_000;
+
 export interface SessionManagerOptions {
   readonly store: SessionStore;
   readonly logger: Logger;
@@ -23,6 +26,8 @@ export class SessionManager {
   readonly store: SessionStore;
   readonly #options: SessionManagerOptions;
   readonly #logger: Logger;
+  /** Issued session ids not claimed yet → the app they were issued to (see issueId()). */
+  readonly #issued = new Map<string, string>();
   #sweeper: NodeJS.Timeout | undefined;
 
   constructor(options: SessionManagerOptions) {
@@ -41,8 +46,28 @@ export class SessionManager {
     await this.store.close();
   }
 
-  newId(): string {
-    return newSessionId();
+  /**
+   * A fresh id `app` may create a session under or rotate one to (ctx.createSession(),
+   * session.rotate()). apply() accepts such a change only with an id issued here to that app:
+   * an app that broke into its isolate's dispatcher cannot take over another session's id.
+   */
+  issueId(app: string): string {
+    const id = newSessionId();
+    // Ids are claimed in the response of the request that asked for them; one whose request failed
+    // is never claimed. The oldest go first past the cap, long after their requests ended.
+    if (this.#issued.size >= maxUnclaimedIds) this.#issued.delete(this.#issued.keys().next().value as string);
+    this.#issued.set(id, app);
+    return id;
+  }
+
+  /** Whether `id` was issued to `app` and not claimed yet; claims it. */
+  #claim(app: string, version: string, id: string, what: string): boolean {
+    if (this.#issued.get(id) === app) {
+      this.#issued.delete(id);
+      return true;
+    }
+    this.#logger.error({ app, version, session: sessionTag(id) }, `the app claimed to ${what} an id tandem did not issue to it; ignored`);
+    return false;
   }
 
   /** The first live session of `app` among `ids`, touched; undefined when none. */
@@ -108,7 +133,7 @@ export class SessionManager {
     };
     for (const delta of deltas) {
       if (delta.created) {
-        if (delta.inv) continue;
+        if (!this.#claim(app, version, delta.id, 'create a session under') || delta.inv) continue;
         const record: SessionRecord = { id: delta.id, app, version, createdAt: now, lastAccessAt: now, data: setPairs(new Map(), delta.set) };
         wait(this.store.create(record, ttlMs));
         cookies.push(sessionCookie(delta.id, scope));
@@ -123,7 +148,7 @@ export class SessionManager {
         continue;
       }
       const updated = this.store.update(current, delta, ttlMs);
-      if (delta.rot !== null) {
+      if (delta.rot !== null && this.#claim(app, version, delta.rot, 'rotate its session to')) {
         // The rename must follow the update (a network store runs them in order on one connection).
         const rot = delta.rot;
         wait(updated instanceof Promise ? updated.then(() => this.store.rename(current, rot)) : this.store.rename(current, rot));

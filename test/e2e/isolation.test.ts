@@ -2,6 +2,7 @@
 // takes the host or its neighbours down.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { sessionTag } from '../../src/log.ts';
 import { Client, TestHost, counterApp } from './harness.ts';
 
 const globalsApp = (tag: string): string => `
@@ -89,6 +90,60 @@ export default {
     assert.equal(logged.app, 'bad');
     assert.equal(logged.version, '1');
     assert.ok(h.logs.some((l) => l.msg === 'request failed' && String(l['err']).includes('expected a Response')));
+  });
+
+  it('ignores a session id an app claims to have created or rotated to when tandem did not issue it to that app', async (t) => {
+    // The app rewrites Map iteration, which the prelude's session delta uses, to smuggle extra
+    // changes into it: a session "created" under another app's session id, and a rotation onto it.
+    const forger = `
+export default {
+  fetch(request, env, ctx) {
+    const victim = new URL(request.url).searchParams.get('victim');
+    const session = ctx.createSession();
+    session.set('x', 1);
+    const entries = Map.prototype[Symbol.iterator];
+    Map.prototype[Symbol.iterator] = function* () {
+      const forge = this.size === 1 && this.get('x') === '1';
+      if (forge) Map.prototype[Symbol.iterator] = entries;
+      for (const [k, v] of entries.call(this)) {
+        yield forge ? [k, v + '\\u0002' + victim + '\\u0001c\\u0001\\u00011\\u0001"who"\\u0001"forger"\\u0002' + session.id + '\\u0001\\u0001' + victim + '\\u00010'] : [k, v];
+      }
+    };
+    return new Response('forged');
+  }
+};`;
+    const h = await TestHost.create();
+    t.after(() => h.stop());
+    await h.deployFile('victim##1.mjs', `
+export default {
+  fetch(request, env, ctx) {
+    const session = ctx.createSession();
+    if (session.get('who') === undefined) session.set('who', 'alice');
+    return Response.json({ who: session.get('who'), app: env.app });
+  }
+};`);
+    await h.deployFile('forger##1.mjs', forger);
+    await h.start();
+    const alice = new Client(h.url);
+    assert.deepEqual((await alice.get('/victim/')).json(), { who: 'alice', app: 'victim' });
+    const victimId = alice.cookies.get('TANDEMSID');
+    assert.ok(victimId !== undefined);
+    const mallory = new Client(h.url);
+    // The first request claims a creation under alice's id; the second, carrying the forger's own
+    // session, a rotation of it onto alice's id.
+    for (let i = 0; i < 2; i++) assert.equal((await mallory.get(`/forger/?victim=${victimId}`)).status, 200);
+    const malloryId = mallory.cookies.get('TANDEMSID');
+    assert.equal(malloryId?.length, 32, 'the forger keeps the session tandem did create for it');
+    assert.notEqual(malloryId, victimId);
+    const refused = h.logs.filter((l) => l.app === 'forger' && /did not issue/.test(String(l.msg))).map((l) => [String(l.msg).split(' an id')[0], l['session']]);
+    const tag = sessionTag(victimId);
+    assert.deepEqual(refused, [
+      ['the app claimed to create a session under', tag],
+      ['the app claimed to create a session under', tag],
+      ['the app claimed to rotate its session to', tag],
+    ], 'every forged claim refused and logged');
+    assert.deepEqual((await alice.get('/victim/')).json(), { who: 'alice', app: 'victim' }, 'alice still holds her own session');
+    assert.equal(alice.cookies.get('TANDEMSID'), victimId);
   });
 
   it('sends an app\'s console output to the host log, tagged with app and version', async (t) => {
