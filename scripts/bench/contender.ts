@@ -55,7 +55,13 @@ export function percentile(samples: readonly number[], p: number): number {
 /** The sample with the median req/s (the lower middle one for an even count): a real run, so its latencies belong to its throughput. */
 export function medianSample<T extends { readonly result: { readonly requestsPerSecond: number } }>(samples: readonly T[]): T {
   if (samples.length === 0) throw new Error('medianSample: no samples');
-  const sorted = [...samples].sort((a, b) => a.result.requestsPerSecond - b.result.requestsPerSecond);
+  return medianBy(samples, (s) => s.result.requestsPerSecond);
+}
+
+/** The sample whose `key` is the median (the lower middle one for an even count): a real run, not an average of several. */
+export function medianBy<T>(samples: readonly T[], key: (sample: T) => number): T {
+  if (samples.length === 0) throw new Error('medianBy: no samples');
+  const sorted = [...samples].sort((a, b) => key(a) - key(b));
   return sorted[Math.floor((sorted.length - 1) / 2)] as T;
 }
 

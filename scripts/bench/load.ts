@@ -16,13 +16,19 @@ export interface LoadSpec {
   readonly durationSeconds: number;
   /** Optional request sequence every connection cycles through (per-request cookies). */
   readonly requests?: readonly LoadRequest[];
+  /** Requests per second over all connections; absent: as fast as the server answers. */
+  readonly overallRate?: number;
 }
 
 export interface LoadResult {
   readonly requestsPerSecond: number;
   readonly totalRequests: number;
   readonly latencyP50Ms: number;
+  /** Only from the fixed-rate client (paced-client.mjs). */
+  readonly latencyP90Ms?: number;
   readonly latencyP99Ms: number;
+  /** Only from the fixed-rate client: how late its own timers sent requests (p99, ms), the floor under every latency it reports. */
+  readonly clientLatenessP99Ms?: number;
   readonly latencyMaxMs: number;
   readonly latencyMeanMs: number;
   /** autocannon's own whole-millisecond figures, a cross-check of ours. */
@@ -35,10 +41,13 @@ export interface LoadResult {
 }
 
 const clientPath = path.join(import.meta.dirname, 'load-client.mjs');
+/** A fixed offered rate needs its own client: autocannon's rate limit sends each second's quota in one burst. */
+const pacedClientPath = path.join(import.meta.dirname, 'paced-client.mjs');
 
 /** `signal` ends the load generator early (Ctrl-C of the bench). */
 export function runLoad(spec: LoadSpec, cpu: number | null, signal?: AbortSignal): Promise<LoadResult> {
-  const [command, args] = pinned(cpu, process.execPath, [clientPath, JSON.stringify(spec)]);
+  const client = spec.overallRate === undefined ? clientPath : pacedClientPath;
+  const [command, args] = pinned(cpu, process.execPath, [client, JSON.stringify(spec)]);
   return new Promise((resolve, reject) => {
     execFile(command, args, { timeout: (spec.durationSeconds + 30) * 1000, maxBuffer: 1 << 20, ...(signal === undefined ? {} : { signal }) }, (err, stdout, stderr) => {
       if (err !== null) {

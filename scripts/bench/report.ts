@@ -30,12 +30,16 @@ export interface BenchReport {
     /** Rounds per contender, interleaved (absent in reports from before rounds: one run each). */
     readonly rounds?: number;
     readonly connections: number;
+    /** Offered req/s of the fixed-rate latency runs (absent in older reports). */
+    readonly rate?: number;
     readonly quick: boolean;
     readonly baseline: string;
     /** How busy all cores were in the second before the run (percent): other work skews the numbers. */
     readonly busyBeforePercent?: number;
   };
   readonly throughput: Record<string, ThroughputResult>;
+  /** The baseline and tandem once more at meta.rate req/s offered (absent in older reports). */
+  readonly atRate?: Record<string, LoadResult>;
   readonly skipped: Record<string, string>;
   readonly failed: Record<string, string>;
   readonly deployLatency: Record<string, LatencySummary>;
@@ -97,6 +101,30 @@ export function formatReport(report: BenchReport): string {
       const split = r.rssPerProcessMb.length > 1 ? `; RSS by process ${r.rssPerProcessMb.map((m) => m.toFixed(1)).join(' + ')} MB` : '';
       out.push(`  ${name}: ${r.detail}${r.check === '' ? '' : `; check: ${r.check}`}${split}`);
     }
+    out.push('');
+  }
+  const atRate = Object.entries(report.atRate ?? {});
+  if (atRate.length > 0) {
+    const rate = meta.rate ?? 0;
+    const baseAtRate = report.atRate?.[meta.baseline];
+    out.push(`latency at a fixed ${int(rate)} req/s offered over ${meta.connections} connections: below saturation, the Δ columns are what tandem adds to a request`);
+    const delta = (value: number | undefined, base: number | undefined): string => (value === undefined || base === undefined ? '-' : signed(value - base));
+    out.push(table(['contender', 'req/s', 'p50 ms', 'p90 ms', 'p99 ms', 'p90 Δ ms', 'p99 Δ ms', 'client jitter p99 ms', 'non-2xx', 'errors', 'note'], atRate.map(([name, r]) => [
+      name,
+      int(r.requestsPerSecond),
+      ms(r.latencyP50Ms),
+      r.latencyP90Ms === undefined ? '-' : ms(r.latencyP90Ms),
+      ms(r.latencyP99Ms),
+      delta(r.latencyP90Ms, baseAtRate?.latencyP90Ms),
+      delta(r.latencyP99Ms, baseAtRate?.latencyP99Ms),
+      r.clientLatenessP99Ms === undefined ? '-' : ms(r.clientLatenessP99Ms),
+      int(r.non2xx),
+      int(r.errors + r.timeouts),
+      // Short of the offered rate: the server could not keep up, and its latencies are a saturated server's.
+      r.requestsPerSecond < rate * 0.95 ? 'did not keep up' : '',
+    ]), ['l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'l']));
+    const jitter = Math.max(...atRate.map(([, r]) => r.clientLatenessP99Ms ?? 0));
+    if (jitter > 0.5) out.push(`  the load generator's own timers ran up to ${ms(jitter)} ms late (p99): latencies at that level are this machine's scheduling, not the servers'; read p90`);
     out.push('');
   }
   for (const [name, reason] of Object.entries(report.skipped)) out.push(`skipped ${name}: ${reason}`);

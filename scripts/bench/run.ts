@@ -1,13 +1,13 @@
-// npm run bench -- [--only a,b] [--duration 2] [--rounds 3] [--connections 32] [--json out.json] [--compare old.json] [--quick]
+// npm run bench -- [--only a,b] [--ladder] [--duration 2] [--rounds 3] [--connections 32] [--rate 10000] [--json out.json] [--compare old.json] [--quick]
 //
 // Every claim about tandem's speed comes from this script: all contenders run on 127.0.0.1 in the
 // same run, one after the other, and are reported against the bare node:http baseline.
 //
 // Contenders (throughput; --only takes these names and the two phases below):
 //   node-http         baseline: node:http `res.end('Hello')` on the same Node binary (process.execPath)
-//   node-http-deferred  rung 1 between baseline and tandem: node:http answering in one setImmediate
+//   node-http-deferred  (only with --ladder or --only) rung 1 between baseline and tandem: node:http answering in one setImmediate
 //                     batch per event-loop turn, as tandem batches requests (fixtures/node-http-ladder.mjs)
-//   node-http-isolate rung 2: those batches crossing into an isolated-vm isolate, one timed
+//   node-http-isolate (only with --ladder or --only) rung 2: those batches crossing into an isolated-vm isolate, one timed
 //                     applySync per batch and one callback per batch, one packed string each way as
 //                     in tandem, with a trivial handler: the floor of tandem's architecture before
 //                     any routing, session or web API work
@@ -22,15 +22,19 @@
 //   tomcat            Debian's Tomcat 10 (installed with apt-get when missing, skipped with a note
 //                     when that fails), private CATALINA_BASE, foo##001.war + foo##002.war, the
 //                     tandem-session load with one JSESSIONID; JVM warm-up 10 s. Also measures
-//                     Tomcat's deploy latency (3 WARs renamed into webapps, stock 10 s autoDeploy)
+//                     Tomcat's deploy latency (2 WARs renamed into webapps, stock 10 s autoDeploy)
 // Phases after the throughput runs:
+//   latency at a fixed rate: node-http and tandem-session once more, --rounds rounds each, offered
+//                     the same --rate req/s (default 10,000, below both capacities here) by an
+//                     evenly paced client (paced-client.mjs), so `p99 Δ` is the latency tandem
+//                     adds to a request, not the queueing of a saturated server
 //   tandem-deploy     20 times: rename a folder bundle lat##1.0.<i> into an (initially empty)
 //                     webapps and poll GET /lat/ every 5 ms until 1.0.<i> answers; p50/p95
 //   tandem-memory     RSS with 1, 10 and 100 tiny apps loaded, MB per version vs the empty host
 //
 // Method: each server gets cpu 0 and the load generator (autocannon, in its own process) cpu 1,
 // pinned with taskset when present (the header says whether pinning was used). Every contender is
-// started, waited for until it answers, and warmed up 3 s (Tomcat 10 s); they all stay up, idle
+// started, waited for until it answers, and warmed up 2 s (Tomcat 10 s); they all stay up, idle
 // while not measured. Then --rounds rounds: in each, every contender in turn is measured for
 // --duration s with --connections connections, once the servers are idle (a JVM goes on compiling
 // for seconds after its load). This machine's speed drifts by ±15% over minutes;
@@ -52,12 +56,13 @@
 // measured run, in percent of one core; a WARNING line appears when any row had more than 10 %, or
 // when the cores were busy just before the run: such numbers are not comparable with a quiet run's.
 // --json FILE writes every number; --compare FILE prints the change against an earlier --json.
-// --quick: one round of 2 s, 1 s warm-up (Tomcat 3 s), 5 tandem and 2 Tomcat deploy tries, memory 1/10.
+// --quick: one round of 2 s, 1 s warm-up (Tomcat 3 s), 5 tandem and 1 Tomcat deploy tries, memory 1/10.
+// The default run (no --ladder) takes about 2 ¾ minutes; --ladder adds about 35 s.
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { medianSample, serverCpuCost, type BenchContext, type Contender, type LatencySummary, type Target } from './contender.ts';
+import { medianBy, medianSample, serverCpuCost, type BenchContext, type Contender, type LatencySummary, type Target } from './contender.ts';
 import { nodeHttp, nodeHttpDeferred, nodeHttpIsolate } from './contenders/node-http.ts';
 import { tandemNoSession, tandemSession, tandemTwoVersions } from './contenders/tandem.ts';
 import { tomcat } from './contenders/tomcat.ts';
@@ -72,12 +77,18 @@ import { detectPinning, treeCpuTicks, treeRss } from './server-process.ts';
 const contenders: readonly Contender[] = [nodeHttp, nodeHttpDeferred, nodeHttpIsolate, tandemNoSession, tandemSession, tandemTwoVersions, workerd, tomcat];
 const phases = ['tandem-deploy', 'tandem-memory'] as const;
 const allNames = [...contenders.map((c) => c.name), ...phases];
+/** Rungs between the baseline and tandem: they explain where tandem's cost goes, and are not in the default run. */
+const ladder = new Set([nodeHttpDeferred.name, nodeHttpIsolate.name]);
+/** Measured again at the fixed --rate: the baseline and tandem's sticky path (the p99 target's subject). */
+const atRateNames = new Set([nodeHttp.name, tandemSession.name]);
 
 interface BenchOptions {
   readonly only: ReadonlySet<string>;
   readonly durationSeconds: number;
   readonly rounds: number;
   readonly connections: number;
+  /** Offered req/s of the fixed-rate latency phase. */
+  readonly rate: number;
   readonly jsonFile: string | null;
   readonly compareFile: string | null;
   readonly quick: boolean;
@@ -92,6 +103,8 @@ function parseOptions(argv: readonly string[]): BenchOptions {
       duration: { type: 'string' },
       rounds: { type: 'string' },
       connections: { type: 'string' },
+      rate: { type: 'string' },
+      ladder: { type: 'boolean' },
       json: { type: 'string' },
       compare: { type: 'string' },
       quick: { type: 'boolean' },
@@ -99,11 +112,12 @@ function parseOptions(argv: readonly string[]): BenchOptions {
     },
   });
   if (values.help === true) {
-    process.stdout.write(`usage: node --no-node-snapshot scripts/bench/run.ts [--only ${allNames.join(',')}] [--duration 2] [--rounds 3] [--connections 32] [--json out.json] [--compare old.json] [--quick]\n`);
+    process.stdout.write(`usage: node --no-node-snapshot scripts/bench/run.ts [--only ${allNames.join(',')}] [--ladder] [--duration 2] [--rounds 3] [--connections 32] [--rate 10000] [--json out.json] [--compare old.json] [--quick]\n`);
     process.exit(0);
   }
   const quick = values.quick === true;
-  const only = new Set(values.only === undefined ? allNames : values.only.split(',').map((s) => s.trim()).filter((s) => s !== ''));
+  const defaults = values.ladder === true ? allNames : allNames.filter((name) => !ladder.has(name));
+  const only = new Set(values.only === undefined ? defaults : values.only.split(',').map((s) => s.trim()).filter((s) => s !== ''));
   for (const name of only) if (!allNames.includes(name)) throw new Error(`--only: unknown contender "${name}"; known: ${allNames.join(', ')}`);
   const positive = (flag: string, raw: string | undefined, fallback: number): number => {
     if (raw === undefined) return fallback;
@@ -116,6 +130,7 @@ function parseOptions(argv: readonly string[]): BenchOptions {
     durationSeconds: positive('duration', values.duration, 2),
     rounds: positive('rounds', values.rounds, quick ? 1 : 3),
     connections: positive('connections', values.connections, 32),
+    rate: positive('rate', values.rate, 10_000),
     jsonFile: values.json ?? null,
     compareFile: values.compare ?? null,
     quick,
@@ -133,6 +148,7 @@ async function main(): Promise<number> {
   const skipped: Record<string, string> = {};
   const failed: Record<string, string> = {};
   const deployLatency: Record<string, LatencySummary> = {};
+  const atRate: Record<string, LoadResult> = {};
   let memoryScale: MemoryScale | null = null;
 
   // Ctrl-C stops the server being measured instead of leaving it behind.
@@ -201,8 +217,28 @@ async function main(): Promise<number> {
           }
         }
       }
+      // 3. Latency below saturation: the baseline and tandem at the same offered rate, in rounds
+      //    taken in turn like the throughput ones. One stall of the machine (a 20 ms pause of any
+      //    process on the server's core) sets a 3 s run's p99; the round with the median p99 is kept.
+      const atRateRounds = new Map<string, LoadResult[]>();
+      for (let round = 1; round <= options.rounds; round++) {
+        for (const entry of live) {
+          if (!atRateNames.has(entry.name) || failed[entry.name] !== undefined) continue;
+          try {
+            await untilServersIdle(log);
+            // The paced client warms up for 1.5 s itself before it counts.
+            const load = { ...loadFor(entry.target, options.connections), overallRate: options.rate };
+            const result = await runLoad({ ...load, durationSeconds: options.durationSeconds }, pinning.loadCpu, interrupted.signal);
+            atRateRounds.set(entry.name, [...(atRateRounds.get(entry.name) ?? []), result]);
+            log(`${entry.name}: at ${options.rate} req/s offered, round ${round}/${options.rounds}: ${Math.round(result.requestsPerSecond)} req/s, p50 ${result.latencyP50Ms.toFixed(2)} ms, p99 ${result.latencyP99Ms.toFixed(2)} ms`);
+          } catch (err) {
+            log(`${entry.name}: a fixed-rate run failed: ${(err as Error).message}`);
+          }
+        }
+      }
+      for (const [name, results] of atRateRounds) atRate[name] = medianBy(results, (r) => r.latencyP99Ms);
     } finally {
-      // 3. Per contender: its median round is its result; then the checks, and it stops.
+      // 4. Per contender: its median round is its result; then the checks, and it stops.
       for (const entry of live) {
         const { name, target } = entry;
         try {
@@ -217,7 +253,7 @@ async function main(): Promise<number> {
             throughput[name] = { ...result, roundsRequestsPerSecond, rssMb: rss.totalMb, rssPerProcessMb: rss.perProcessMb, otherCpuPercent: otherCpu, ...serverCpu, detail: target.detail, check };
             log(`${name}: median ${Math.round(result.requestsPerSecond)} req/s, RSS ${rss.totalMb.toFixed(1)} MB`);
             if (target.deployLatency !== undefined) {
-              const tries = options.quick ? 2 : 3;
+              const tries = options.quick ? 1 : 2;
               log(`${name}: deploy latency, ${tries} tries`);
               deployLatency[name] = await target.deployLatency(tries);
             }
@@ -260,11 +296,13 @@ async function main(): Promise<number> {
       durationSeconds: options.durationSeconds,
       rounds: options.rounds,
       connections: options.connections,
+      rate: options.rate,
       quick: options.quick,
       baseline: nodeHttp.name,
       busyBeforePercent: busyBefore,
     },
     throughput,
+    atRate,
     skipped,
     failed,
     deployLatency,

@@ -15,7 +15,7 @@ function nodeServer(name: string, args: readonly string[], detail: string): Cont
         const line = await server.waitForLine((l) => l.includes('"listening"'), 10_000, 'its "listening" line');
         const { port } = JSON.parse(line) as { port: number };
         const url = `http://127.0.0.1:${port}/`;
-        return { kind: 'started', target: { server, url, warmupSeconds: 3, detail, stop: () => server.stop() } };
+        return { kind: 'started', target: { server, url, warmupSeconds: 2, detail, stop: () => server.stop() } };
       } catch (err) {
         await server.stop();
         throw err;

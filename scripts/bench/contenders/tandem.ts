@@ -39,7 +39,7 @@ export const tandemNoSession: Contender = {
       if (probe.cookies.length > 0) throw new Error(`tandem-nosession: GET /hello/ set cookies [${probe.cookies.join(', ')}], expected none`);
       return {
         kind: 'started',
-        target: { server: host.server, url: `${host.origin}/hello/`, warmupSeconds: 3, detail: 'GET /hello/, no cookie, hello##1.0.0', stop: host.stop },
+        target: { server: host.server, url: `${host.origin}/hello/`, warmupSeconds: 2, detail: 'GET /hello/, no cookie, hello##1.0.0', stop: host.stop },
       };
     });
   },
@@ -59,7 +59,7 @@ export const tandemSession: Contender = {
           server: host.server,
           url: `${host.origin}/hello/`,
           requests: [{ path: '/hello/', headers: { cookie } }],
-          warmupSeconds: 3,
+          warmupSeconds: 2,
           detail: 'GET /hello/ with one session cookie; the app reads n and sets n + 1',
           verify: () => verifyCounter(`${host.origin}/hello/`, cookie, '1.0.0'),
           stop: host.stop,
@@ -88,7 +88,7 @@ export const tandemTwoVersions: Contender = {
           server: host.server,
           url: `${host.origin}/hello/`,
           requests: cookies.map((cookie) => ({ path: '/hello/', headers: { cookie } })),
-          warmupSeconds: 3,
+          warmupSeconds: 2,
           detail: 'GET /hello/ round robin over 100 session cookies, 50 on 1.0.0 and 50 on 2.0.0',
           verify: async () => {
             const a = await verifyCounter(`${host.origin}/hello/`, v1[7] as string, '1.0.0');

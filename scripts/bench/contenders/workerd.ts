@@ -33,7 +33,7 @@ export const workerd: Contender = {
       return { kind: 'skipped', reason: `workerd did not start: ${(err as Error).message}\n${server.tail()}` };
     }
     const version = await versionOf(binary);
-    return { kind: 'started', target: { server, url, warmupSeconds: 3, detail: `workerd ${version}, one worker`, stop: () => server.stop() } };
+    return { kind: 'started', target: { server, url, warmupSeconds: 2, detail: `workerd ${version}, one worker`, stop: () => server.stop() } };
   },
 };
 

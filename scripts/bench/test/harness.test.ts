@@ -1,10 +1,13 @@
 // Unit tests of the bench harness's own logic (the contenders themselves are exercised by running
 // the bench). Run: node --no-node-snapshot --test scripts/bench/test/harness.test.ts
 import assert from 'node:assert/strict';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { performance } from 'node:perf_hooks';
 import { describe, it } from 'node:test';
 import yauzl from 'yauzl';
 import { medianSample, percentile, serverCpuCost, summarize } from '../contender.ts';
-import { latencySuspicion, type LoadResult } from '../load.ts';
+import { latencySuspicion, runLoad, type LoadResult } from '../load.ts';
 import { formatComparison, formatReport, type BenchReport, type ThroughputResult } from '../report.ts';
 import { ServerProcess, treeCpuTicks, treeRss } from '../server-process.ts';
 import { zipBytes } from '../../archive-builders.ts';
@@ -112,6 +115,50 @@ describe('bench harness', () => {
     assert.match(text, /tandem-session\s+20,000\s+0\.50x\s+[\d.]+\s+9\.00\s+\+6\.00\s+50\.0\s+4\.00x\s+100\s/);
     assert.match(text, /node-http\s+40,000\s+1\.00x\s+[\d.]+\s+3\.00\s+\+0\.00\s+12\.5\s+1\.00x\s+50\s/);
     assert.match(text, /workerd\s+5,000\s+0\.13x\s+[\d.]+\s+9\.00\s+\+6\.00\s+-\s+-\s+-\s/, 'a report without the figures shows dashes');
+  });
+
+  it('reports the fixed-rate latencies against the baseline\'s, and says when a server fell short of the rate', () => {
+    const withRate: BenchReport = {
+      ...report({ 'node-http': row(40_000, 3) }),
+      meta: { ...report({}).meta, rate: 10_000 },
+      atRate: {
+        'node-http': { ...load(10_000, 0.2), latencyP90Ms: 0.4, clientLatenessP99Ms: 0.3 },
+        'tandem-session': { ...load(9_990, 0.3), latencyP90Ms: 0.7, clientLatenessP99Ms: 2 },
+        'tandem-2versions': load(8_000, 2),
+      },
+    };
+    const text = formatReport(withRate);
+    assert.match(text, /latency at a fixed 10,000 req\/s offered over 32 connections/);
+    assert.match(text, /tandem-session\s+9,990\s+0\.30\s+0\.70\s+0\.90\s+\+0\.30\s+\+0\.30\s+2\.00\s+0\s+0$/m);
+    assert.match(text, /tandem-2versions\s+8,000\s+2\.00\s+-\s+6\.00\s+-\s+\+5\.40\s+-\s+0\s+0\s+did not keep up$/m);
+    assert.match(text, /timers ran up to 2\.00 ms late \(p99\)/);
+    assert.doesNotMatch(formatReport(report({ 'node-http': row(40_000, 3) })), /fixed/, 'no fixed-rate runs, no table');
+  });
+
+  it('offers load at the rate asked, evenly, and reads both length-framed and chunked answers', async (t) => {
+    let chunked = false;
+    const seen: number[] = [];
+    const server = http.createServer((req, res) => {
+      seen.push(performance.now());
+      chunked = !chunked;
+      if (chunked) {
+        res.write('Hel');
+        res.end('lo');
+      } else res.end('Hello');
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    t.after(() => server.close());
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+    const result = await runLoad({ url, connections: 8, durationSeconds: 1, overallRate: 2_000 }, null);
+    assert.equal(result.errors + result.timeouts + result.non2xx, 0);
+    assert.ok(Math.abs(result.requestsPerSecond - 2_000) < 200, `2,000 req/s offered, ${result.requestsPerSecond} counted`);
+    assert.ok(result.totalRequests >= 1_800 && result.totalRequests <= 2_200, `${result.totalRequests} requests in the counted second`);
+    assert.ok(result.latencyP50Ms > 0 && result.latencyP50Ms <= (result.latencyP90Ms ?? Infinity) && result.latencyP90Ms! <= result.latencyP99Ms);
+    // Evenly: no 100 ms of the counted second got more than twice its share (autocannon's rate limit sends it all at once).
+    const last = seen[seen.length - 1]!;
+    const buckets = new Array<number>(10).fill(0);
+    for (const at of seen) if (at > last - 1_000) buckets[Math.min(9, Math.floor((at - (last - 1_000)) / 100))]!++;
+    assert.ok(Math.max(...buckets) <= 400, `requests per 100 ms: ${buckets.join(' ')}`);
   });
 
   it('prints the change against an earlier run', () => {
