@@ -218,8 +218,9 @@ async function main(): Promise<number> {
         }
       }
       // 3. Latency below saturation: the baseline and tandem at the same offered rate, in rounds
-      //    taken in turn like the throughput ones. One stall of the machine (a 20 ms pause of any
-      //    process on the server's core) sets a 3 s run's p99; the round with the median p99 is kept.
+      //    taken in turn like the throughput ones. One stall of 10-20 ms sets a 2 s run's p99, and
+      //    tandem's host showed such stalls in some runs and not in others (cause not found; stopping
+      //    the other contenders meanwhile did not remove them): the round with the median p99 is kept.
       const atRateRounds = new Map<string, LoadResult[]>();
       for (let round = 1; round <= options.rounds; round++) {
         for (const entry of live) {
