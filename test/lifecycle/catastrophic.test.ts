@@ -79,6 +79,8 @@ describe('catastrophic isolate failure', () => {
     const url = `http://127.0.0.1:${port}`;
 
     await waitFor(() => listening().length === 1, 15_000, 'the host to listen');
+    const hostArgs = (await readFile(`/proc/${String(listening()[0]!['pid'])}/cmdline`, 'utf8')).split('\0');
+    assert.ok(hostArgs.includes('--no-memory-reducer') && hostArgs.includes('--no-node-snapshot'), `the supervised host runs with tandem's node flags: ${hostArgs.join(' ')}`);
     const a = new Client(url);
     assert.equal((await a.get('/good/')).json<{ n: number }>().n, 1);
     assert.equal((await a.get('/good/')).json<{ n: number }>().n, 2);
