@@ -123,9 +123,10 @@ export async function runChurn(options: ChurnOptions, log: (line: string) => voi
       duration: 3600,
       requests: [{
         setupRequest: (req: Record<string, unknown>, context: Ctx) => {
-          let s: SessionTally;
-          do s = tallies[next++ % tallies.length]!;
-          while (inFlight.has(s));
+          // A request that got no answer (a socket error) never leaves inFlight: after one full scan,
+          // take the next session anyway instead of spinning forever; its counter then shows it.
+          let s = tallies[next++ % tallies.length]!;
+          for (let scanned = 1; inFlight.has(s) && scanned < tallies.length; scanned++) s = tallies[next++ % tallies.length]!;
           inFlight.add(s);
           context.current = s;
           s.sent++;
