@@ -35,7 +35,7 @@ const maxRestartDelayMs = 10_000;
  * 1.9-6.1 ms (median 2.5) without. The price is memory not handed back while idle: a host that grew
  * to ~214 MB RSS under load kept it, where the reducer brought it to ~174-184 MB within 30 s.
  */
-export const hostNodeFlags: readonly string[] = ['--no-node-snapshot', '--no-memory-reducer'];
+const hostNodeFlags: readonly string[] = ['--no-node-snapshot', '--no-memory-reducer'];
 
 export function superviseHost(options: SupervisorOptions): Promise<void> {
   const { logger } = options;

@@ -65,13 +65,19 @@ export function medianBy<T>(samples: readonly T[], key: (sample: T) => number): 
   return sorted[Math.floor((sorted.length - 1) / 2)] as T;
 }
 
+/** CPU µs per request, and percent of one core busy (see serverCpuCost()). */
+export interface ServerCpuCost {
+  readonly usPerRequest: number;
+  readonly busyPercent: number;
+}
+
 /**
  * What the server's process tree spent on one measured load: CPU µs per request, and how busy it
  * was in percent of one core. A server short of 100% was waiting for the load generator, not
  * working: its req/s then says more about the generator than about it, and µs per request is the
  * fairer comparison. `ticks` are clock ticks (1/100 s), so a 2 s run at full speed resolves 0.5%.
  */
-export function serverCpuCost(ticks: number, totalRequests: number, durationSeconds: number, ticksPerSecond = 100): { readonly usPerRequest: number; readonly busyPercent: number } {
+export function serverCpuCost(ticks: number, totalRequests: number, durationSeconds: number, ticksPerSecond = 100): ServerCpuCost {
   const seconds = ticks / ticksPerSecond;
   return {
     usPerRequest: totalRequests > 0 ? (seconds * 1e6) / totalRequests : Number.NaN,

@@ -62,7 +62,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { medianBy, medianSample, serverCpuCost, type BenchContext, type Contender, type LatencySummary, type Target } from './contender.ts';
+import { medianBy, medianSample, serverCpuCost, type BenchContext, type ServerCpuCost, type Contender, type LatencySummary, type Target } from './contender.ts';
 import { nodeHttp, nodeHttpDeferred, nodeHttpIsolate } from './contenders/node-http.ts';
 import { tandemNoSession, tandemSession, tandemTwoVersions } from './contenders/tandem.ts';
 import { tomcat } from './contenders/tomcat.ts';
@@ -219,8 +219,8 @@ async function main(): Promise<number> {
       }
       // 3. Latency below saturation: the baseline and tandem at the same offered rate, in rounds
       //    taken in turn like the throughput ones. One stall of 10-20 ms sets a 2 s run's p99, and
-      //    tandem's host showed such stalls in some runs and not in others (cause not found; stopping
-      //    the other contenders meanwhile did not remove them): the round with the median p99 is kept.
+      //    tandem's host showed such stalls in some runs and not in others (after an idle spell; the
+      //    README's Benchmarks section says what is known): the round with the median p99 is kept.
       const atRateRounds = new Map<string, LoadResult[]>();
       for (let round = 1; round <= options.rounds; round++) {
         for (const entry of live) {
@@ -321,7 +321,7 @@ async function main(): Promise<number> {
 interface LiveContender {
   readonly name: string;
   readonly target: Target;
-  readonly samples: { readonly result: LoadResult; readonly otherCpuPercent: number; readonly server: ReturnType<typeof serverCpuCost> | null }[];
+  readonly samples: { readonly result: LoadResult; readonly otherCpuPercent: number; readonly server: ServerCpuCost | null }[];
 }
 
 function loadFor(target: Target, connections: number): Omit<LoadSpec, 'durationSeconds'> {

@@ -71,10 +71,15 @@ export function createDispatcher(host, timers, outbound) {
     }
   }
 
-  function flushOutbox() {
-    outboxQueued = false;
+  function takeOut() {
     const packed = outbox;
     outbox = '';
+    return packed;
+  }
+
+  function flushOutbox() {
+    outboxQueued = false;
+    const packed = takeOut();
     if (packed !== '') host.respondMany(packed);
   }
 
@@ -197,11 +202,7 @@ export function createDispatcher(host, timers, outbound) {
     },
 
     /** The responses queued but not handed over yet: the call that settled them ran past the CPU limit (isolate.ts #rescueOutbox). */
-    takeOutbox() {
-      const packed = outbox;
-      outbox = '';
-      return packed;
-    },
+    takeOutbox: takeOut,
 
     /** One chunk of a streamed request body; returns whether the app's stream wants more now. */
     pushBody(reqId, chunk) {
