@@ -21,6 +21,8 @@ Usage: tandem [options]
   --admin-port <n>           admin port, 0 = no admin listener (default ${defaults.adminPort})
   --memory-limit <MB>        heap limit of each version's isolate (default ${defaults.memoryLimitMb})
   --cpu-limit <ms>           CPU budget of one request inside an isolate (default ${defaults.cpuLimitMs})
+  --off-thread-after <ms>    a version whose call holds the main thread longer runs on a worker thread
+                             until calm again, 0 = never (default ${defaults.offThreadAfterMs})
   --ready-timeout <ms>       load + ready() deadline of a new version (default ${defaults.readyTimeoutMs})
   --drain-timeout <ms>       in-flight grace for an undeployed or replaced version (default ${defaults.drainTimeoutMs})
   --shutdown-timeout <ms>    in-flight grace on SIGINT/SIGTERM (default ${defaults.shutdownTimeoutMs})
@@ -49,6 +51,7 @@ const numberOptions = {
   'admin-port': 'adminPort',
   'memory-limit': 'memoryLimitMb',
   'cpu-limit': 'cpuLimitMs',
+  'off-thread-after': 'offThreadAfterMs',
   'ready-timeout': 'readyTimeoutMs',
   'drain-timeout': 'drainTimeoutMs',
   'shutdown-timeout': 'shutdownTimeoutMs',

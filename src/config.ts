@@ -20,6 +20,8 @@ export interface Config {
   readonly memoryLimitMb: number;
   /** CPU (wall-clock slice) budget of one request inside an isolate. */
   readonly cpuLimitMs: number;
+  /** A version whose call holds the main thread longer than this runs its calls on a worker thread (until calm again); 0 = never. */
+  readonly offThreadAfterMs: number;
   /** Module load + `ready()` must finish within this, or the version is failed. */
   readonly readyTimeoutMs: number;
   /** In-flight requests of an undeployed or replaced version get this long to finish. */
@@ -53,6 +55,7 @@ export const defaults = {
   adminToken: undefined,
   memoryLimitMb: 128,
   cpuLimitMs: 1000,
+  offThreadAfterMs: 10,
   readyTimeoutMs: 10_000,
   drainTimeoutMs: 30_000,
   shutdownTimeoutMs: 30_000,
@@ -88,6 +91,7 @@ export function resolveConfig(input: Partial<Config> = {}): Config {
   checkPort('admin-port', merged.adminPort);
   checkPositive('memory-limit', merged.memoryLimitMb, 8);
   checkPositive('cpu-limit', merged.cpuLimitMs, 1);
+  checkPositive('off-thread-after', merged.offThreadAfterMs, 0);
   checkPositive('ready-timeout', merged.readyTimeoutMs, 1);
   checkPositive('drain-timeout', merged.drainTimeoutMs, 0);
   checkPositive('shutdown-timeout', merged.shutdownTimeoutMs, 0);

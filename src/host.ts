@@ -81,6 +81,7 @@ export async function startHost(config: Config, logger: Logger, hooks: HostHooks
     retiredDir: path.join(config.stateDir, 'retired'),
     memoryLimitMb: config.memoryLimitMb,
     cpuLimitMs: config.cpuLimitMs,
+    offThreadAfterMs: config.offThreadAfterMs,
     readyTimeoutMs: config.readyTimeoutMs,
     drainTimeoutMs: config.drainTimeoutMs,
     quarantineFile: path.join(config.stateDir, 'quarantine.json'),

@@ -5,7 +5,7 @@ import type { ActivityLog } from '../apps/activity.ts';
 import type { DeployedVersion, Registry } from '../apps/registry.ts';
 import { describeError, TandemError } from '../errors.ts';
 import { versionLogger, type Logger } from '../log.ts';
-import { AppIsolate, type BrokenReason, type EntryMark } from '../runtime/isolate.ts';
+import { AppIsolate, type BrokenReason, type EntryMark, type UnsentRequest } from '../runtime/isolate.ts';
 import type { OutboundFetcher } from '../runtime/outbound-fetcher.ts';
 import type { PreludeScript } from '../runtime/prelude-script.ts';
 import type { SessionManager } from '../sessions/manager.ts';
@@ -31,6 +31,7 @@ export interface DeployerOptions {
   readonly retiredDir: string;
   readonly memoryLimitMb: number;
   readonly cpuLimitMs: number;
+  readonly offThreadAfterMs: number;
   readonly readyTimeoutMs: number;
   readonly drainTimeoutMs: number;
   /** V8 lost control of an isolate: the host must save sessions and exit (see host.ts). */
@@ -294,12 +295,13 @@ export class Deployer {
       env: { app: bundle.name, version: version.label, contextPath: bundle.contextPath, vars: prepared.vars },
       memoryLimitMb: prepared.memoryLimitMb ?? this.#o.memoryLimitMb,
       cpuLimitMs: this.#o.cpuLimitMs,
+      offThreadAfterMs: this.#o.offThreadAfterMs,
       loadTimeoutMs: this.#o.readyTimeoutMs,
       prelude: this.#o.prelude,
       logger: log,
       outbound: this.#o.outbound,
       newSessionId: () => this.#o.sessions.issueId(bundle.name),
-      onBroken: (reason, message) => this.#broken(record, reason, message),
+      onBroken: (reason, message, unsent) => this.#broken(record, reason, message, unsent),
       onCatastrophic: (message) => this.#catastrophic(record, message),
       ...(record.mark === null ? {} : { entryMark: record.mark }),
     });
@@ -338,22 +340,28 @@ export class Deployer {
     void retiring.then(() => this.#retiring.delete(retiring));
   }
 
-  /** An isolate hit its CPU or memory limit: start a fresh one; three times in a minute → failed. */
-  #broken(record: BundleRecord, reason: BrokenReason, message: string): void {
+  /**
+   * An isolate hit its CPU or memory limit: start a fresh one; three times in a minute → failed.
+   * Requests that were still waiting to enter the broken one go to the fresh one.
+   */
+  #broken(record: BundleRecord, reason: BrokenReason, message: string, unsent: readonly UnsentRequest[]): void {
     const { version, bundle } = record;
     const log = versionLogger(this.#o.logger, bundle.name, version.label);
     const now = Date.now();
     record.breaks = [...record.breaks.filter((t) => now - t < breakWindowMs), now];
-    log.error({ reason, err: message, breaks: record.breaks.length }, 'isolate limit hit');
+    log.error({ reason, err: message, breaks: record.breaks.length, unsent: unsent.length }, 'isolate limit hit');
     this.#o.activity.record('limit', bundle.name, version.label, message);
     version.runtime = null;
     const prepared = record.prepared;
-    if (prepared === null || this.#stopping) return;
+    const failUnsent = (): void => {
+      for (const { sink } of unsent) sink.fail('isolate-gone', `the version's isolate broke (${message}) before the request reached it`);
+    };
+    if (prepared === null || this.#stopping) return failUnsent();
     if (reason === 'memory-limit' && record.breaks.length >= maxBreaks) {
       version.error = `${message} (${maxBreaks} times within ${breakWindowMs / 1000} s)`;
       this.#o.registry.setStatus(version, 'failed');
       log.error({ err: version.error }, 'version failed');
-      return;
+      return failUnsent();
     }
     const reloading = this.#start(record, prepared).then(
       (runtime) => {
@@ -373,8 +381,10 @@ export class Deployer {
       },
     );
     version.reloading = reloading;
-    void reloading.then(() => {
+    void reloading.then((runtime) => {
       if (version.reloading === reloading) version.reloading = null;
+      if (runtime === null) return failUnsent();
+      for (const { request, sink } of unsent) sink.attach(runtime, runtime.handle(request, sink));
     });
   }
 

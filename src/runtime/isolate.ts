@@ -1,7 +1,8 @@
 // One isolated-vm isolate per deployed version: load the app's module, answer calls, enforce the
-// CPU and memory limits, dispose. Calls run on the host's main thread (applySync): measured ~8x
-// cheaper per request than isolated-vm's thread pool (see notes/isolated-vm.md); every entry carries
-// the CPU limit as its timeout, so a runaway handler holds the event loop at most that long.
+// CPU and memory limits, dispose. Calls run on the host's main thread (applySync), measured ~8x
+// cheaper per request than isolated-vm's thread pool (see notes/isolated-vm.md), until one holds
+// the main thread too long: then the version's calls go to the pool, one at a time, so a slow app
+// no longer stalls the others (thread-choice.ts). Every entry carries the CPU limit as its timeout.
 import { getRandomValues } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import ivm from 'isolated-vm';
@@ -13,6 +14,7 @@ import type { PreludeScript } from './prelude-script.ts';
 import { canPack, packRequest, unpackResponses, type FailureKind, type ResponseSink, type WireRequest } from './wire.ts';
 import type { OutboundFetcher } from './outbound-fetcher.ts';
 import { RequestTable } from './request-table.ts';
+import { ThreadChoice, type Thread } from './thread-choice.ts';
 
 export type BrokenReason = 'cpu-limit' | 'memory-limit';
 
@@ -44,12 +46,18 @@ export interface AppIsolateOptions {
   /** Performs the app's outbound fetch(); null when outbound fetch is off. */
   readonly outbound: OutboundFetcher | null;
   readonly newSessionId: () => string;
-  /** The isolate became unusable (CPU or memory limit); it is already disposed when this is called. */
-  readonly onBroken: (reason: BrokenReason, message: string) => void;
+  /**
+   * The isolate became unusable (CPU or memory limit); it is already disposed when this is called.
+   * `unsent` are the requests that never reached the app (they waited for the pool): whoever makes
+   * a fresh isolate hands them to it, or fails them.
+   */
+  readonly onBroken: (reason: BrokenReason, message: string, unsent: readonly UnsentRequest[]) => void;
   /** V8 lost control of the isolate: the process cannot continue safely (see notes/isolated-vm.md). */
   readonly onCatastrophic: (message: string) => void;
   /** Set when a watchdog watches this version's calls. */
   readonly entryMark?: EntryMark;
+  /** A call holding the main thread longer than this moves the version's calls to the thread pool; 0 = never. */
+  readonly offThreadAfterMs?: number;
 }
 
 /** The host side of a streamed request body. */
@@ -60,11 +68,27 @@ export interface BodySource {
   cancel(): void;
 }
 
+/** A request that was still waiting to enter an isolate when it broke. */
+export interface UnsentRequest {
+  readonly request: WireRequest;
+  readonly sink: ResponseSink;
+}
+
 interface PendingRequest {
+  readonly request: WireRequest;
   readonly sink: ResponseSink;
   headSent: boolean;
   /** Where to ask for more of a streamed request body. */
   bodySource: BodySource | undefined;
+}
+
+/** A call waiting for the pool (the version runs off the main thread, one call at a time). */
+interface QueuedCall {
+  readonly fn: ivm.Reference<Function>;
+  readonly args: unknown[];
+  readonly onResult: ((result: unknown) => void) | undefined;
+  /** For a batch of requests: their ids (they have not reached the app while the call waits). */
+  readonly ids: readonly number[] | null;
 }
 
 interface FinishedResponse {
@@ -78,6 +102,8 @@ interface FinishedResponse {
 
 const timedOut = 'Script execution timed out.';
 const maxBatch = 64;
+/** A version off the main thread comes back after this long without a slow call. */
+const offThreadCalmMs = 2000;
 
 export class AppIsolate {
   readonly app: string;
@@ -92,12 +118,20 @@ export class AppIsolate {
   /** Requests waiting for the next isolate call, packed into one string (see handle()). */
   #batch = '';
   #batchSize = 0;
+  #batchIds: number[] = [];
   /** The whole request bodies of the batch, referred to by index from #batch. */
   #batchBodies: unknown[] = [];
   #batchScheduled = false;
   /** Complete responses produced during the current isolate call, written when it returns. */
   readonly #outbox: FinishedResponse[] = [];
   readonly #runOptions: { timeout: number };
+  /** Main thread until load is done; then by how long calls take. */
+  #threads = new ThreadChoice({ slowCallMs: 0, calmMs: 0 });
+  /** Calls waiting for the pool, in order; #poolCall is true while one runs there. */
+  readonly #queue: QueuedCall[] = [];
+  #poolCall = false;
+  /** The last heap figures: reading them needs the isolate, which a pool call holds. */
+  #lastHeap: { readonly usedBytes: number; readonly limitBytes: number } | null = null;
   /** The prelude's entry points (see prelude/dispatch.js). */
   #calls!: {
     dispatch: ivm.Reference<Function>;
@@ -148,6 +182,11 @@ export class AppIsolate {
     return this.#disposed;
   }
 
+  /** Where this version's calls run now. */
+  get thread(): Thread {
+    return this.#threads.thread;
+  }
+
   /** Sends one request into the isolate. The outcome reaches `sink`. Returns an id for resume()/cancel(). */
   handle(request: WireRequest, sink: ResponseSink, bodySource?: BodySource): number {
     if (this.#disposed) {
@@ -158,7 +197,7 @@ export class AppIsolate {
       sink.fail('bad-request', 'the request holds a NUL character');
       return 0;
     }
-    const id = this.#pending.add({ sink, headSent: false, bodySource });
+    const id = this.#pending.add({ request, sink, headSent: false, bodySource });
     // Bytes cross as an ExternalCopy (copied into the isolate), as an extra argument of the call;
     // the record names it by index. 's' announces a streamed body: its chunks follow through
     // pushBody()/endBody().
@@ -166,13 +205,20 @@ export class AppIsolate {
     if (request.body === 'stream') body = 's';
     else if (request.body !== null) body = String(this.#batchBodies.push(new ivm.ExternalCopy(request.body).copyInto({ release: true })) - 1);
     this.#batch += packRequest(id, request, body);
+    this.#batchIds.push(id);
     if (++this.#batchSize >= maxBatch) this.#flushBatch();
     else if (!this.#batchScheduled) {
       this.#batchScheduled = true;
-      setImmediate(this.#flushBatch);
+      setImmediate(this.#flushBatchAtTurnEnd);
     }
     return id;
   }
+
+  readonly #flushBatchAtTurnEnd = (): void => {
+    this.#batchScheduled = false;
+    // Off the main thread, requests wait in the batch while a call runs: the next call takes them all.
+    if (!this.#poolCall) this.#flushBatch();
+  };
 
   /**
    * Requests that arrived in the same turn of the event loop enter the isolate together, in one
@@ -180,20 +226,25 @@ export class AppIsolate {
    * 1 µs of it with isolated-vm 7) is paid once per batch. The CPU limit bounds the whole batch; a
    * runaway request breaks the isolate, failing what is in flight.
    */
-  readonly #flushBatch = (): void => {
-    this.#batchScheduled = false;
-    if (this.#batchSize === 0) return;
-    const args = [this.#batch, ...this.#batchBodies];
+  #flushBatch(): void {
+    const call = this.#takeBatch();
+    if (call !== null) this.#enter(call.fn, call.args, undefined, call.ids);
+  }
+
+  #takeBatch(): QueuedCall | null {
+    if (this.#batchSize === 0) return null;
+    const call = { fn: this.#calls.dispatch, args: [this.#batch, ...this.#batchBodies], onResult: undefined, ids: this.#batchIds };
     this.#batch = '';
     this.#batchSize = 0;
     this.#batchBodies = [];
-    this.#enter(this.#calls.dispatch, args);
-  };
+    this.#batchIds = [];
+    return call;
+  }
 
   /** A call about one request: the request must be inside the isolate before anything about it. */
-  #enterFor(fn: ivm.Reference<Function>, args: unknown[]): unknown {
+  #enterFor(fn: ivm.Reference<Function>, args: unknown[], onResult?: (result: unknown) => void): unknown {
     if (this.#batchSize > 0) this.#flushBatch();
-    return this.#enter(fn, args);
+    return this.#enter(fn, args, onResult);
   }
 
   /**
@@ -205,7 +256,11 @@ export class AppIsolate {
    */
   pushBody(id: number, chunk: Uint8Array): boolean {
     if (this.#pending.get(id)?.bodySource === undefined) return true;
-    return this.#enterFor(this.#calls.pushBody, [id, new ivm.ExternalCopy(chunk).copyInto({ release: true })]) === true;
+    // Off the main thread the answer comes later: the source pauses, and resumes when the app took the chunk.
+    const accepted = this.#enterFor(this.#calls.pushBody, [id, new ivm.ExternalCopy(chunk).copyInto({ release: true })], (result) => {
+      if (result === true) this.#pending.get(id)?.bodySource?.pull();
+    });
+    return accepted === true;
   }
 
   /** The streamed request body ended; `error` is '' when it ended well. */
@@ -247,11 +302,17 @@ export class AppIsolate {
 
   heap(): { readonly usedBytes: number; readonly limitBytes: number } | null {
     if (this.#disposed) return null;
+    // Reading the heap waits for the isolate: while a pool call runs, that would hold the main thread.
+    if (!this.#poolCall) this.#readHeap();
+    return this.#lastHeap;
+  }
+
+  #readHeap(): void {
     try {
       const stats = this.#isolate.getHeapStatisticsSync();
-      return { usedBytes: stats.used_heap_size + stats.externally_allocated_size, limitBytes: this.memoryLimitMb * 1024 * 1024 };
+      this.#lastHeap = { usedBytes: stats.used_heap_size + stats.externally_allocated_size, limitBytes: this.memoryLimitMb * 1024 * 1024 };
     } catch {
-      return null;
+      this.#lastHeap = null;
     }
   }
 
@@ -259,6 +320,7 @@ export class AppIsolate {
   dispose(kind: FailureKind = 'isolate-gone', message = 'the version was unloaded'): void {
     if (this.#disposed) return;
     this.#disposed = true;
+    this.#queue.length = 0;
     for (const timer of this.#timers.values()) clearTimeout(timer);
     this.#timers.clear();
     this.#options.outbound?.abortAll(this);
@@ -336,6 +398,8 @@ export class AppIsolate {
     const error = await this.#withTimeout(readyResult, remaining(), 'waiting for ready()');
     this.#readyResult = null;
     if (error !== '') throw new TandemError(ErrorCode.appLoad, `ready() failed: ${error}`, { app: this.app, version: this.version });
+    // Loading may take long on the main thread (the load timeout bounds it); serving is measured.
+    this.#threads = new ThreadChoice({ slowCallMs: options.offThreadAfterMs ?? 0, calmMs: offThreadCalmMs });
   }
 
   #loadError(what: string, err: unknown): TandemError {
@@ -457,9 +521,21 @@ export class AppIsolate {
     return request;
   }
 
-  /** Every entry into the isolate goes through here, with the CPU limit as its timeout. */
-  #enter(fn: ivm.Reference<Function>, args: unknown[]): unknown {
+  /**
+   * Every entry into the isolate goes through here, with the CPU limit as its timeout. On the main
+   * thread it returns the call's result. Off it, the call waits its turn, the result goes to
+   * `onResult`, and undefined is returned.
+   */
+  #enter(fn: ivm.Reference<Function>, args: unknown[], onResult?: (result: unknown) => void, ids: readonly number[] | null = null): unknown {
     if (this.#disposed) return undefined;
+    if (this.#threads.thread === 'pool' && !this.#poolCall && this.#queue.length === 0 && this.#threads.settle(performance.now())) {
+      this.#options.logger.info({ calmMs: offThreadCalmMs }, 'version back on the main thread');
+    }
+    if (this.#threads.thread === 'pool' || this.#poolCall) {
+      this.#queue.push({ fn, args, onResult, ids });
+      if (!this.#poolCall) this.#runQueued();
+      return undefined;
+    }
     let result: unknown;
     const mark = this.#options.entryMark;
     let outer = 0;
@@ -468,14 +544,59 @@ export class AppIsolate {
       mark.cells[0] = mark.slot;
       mark.cells[1]!++;
     }
+    const started = performance.now();
+    const cpuStarted = process.threadCpuUsage();
     try {
       result = fn.applySync(undefined, args, this.#runOptions);
     } catch (err) {
       this.#afterThrow(err);
     }
+    const ended = performance.now();
     if (mark !== undefined) mark.cells[0] = outer;
     if (this.#outbox.length > 0) this.#flushOutbox();
+    if (ended - started > this.#threads.slowCallMs) this.#slowOnMain(cpuStarted, ended);
     return result;
+  }
+
+  /**
+   * A call took long by the clock. It moves the version only if the main thread spent that long
+   * computing: a call that was long because another process had the core would be as long on the pool.
+   */
+  #slowOnMain(cpuStarted: NodeJS.CpuUsage, now: number): void {
+    const cpu = process.threadCpuUsage(cpuStarted);
+    const cpuMs = (cpu.user + cpu.system) / 1000;
+    if (this.#threads.record(cpuMs, now) && !this.#disposed) {
+      this.#readHeap();
+      this.#options.logger.info({ cpuMs: Math.round(cpuMs), limitMs: this.#threads.slowCallMs }, 'version moved off the main thread: a call held it too long');
+    }
+  }
+
+  /** Starts the next call on the pool; requests that arrived meanwhile go in one batch. */
+  #runQueued(): void {
+    if (this.#queue.length === 0) {
+      const batch = this.#takeBatch();
+      if (batch !== null) this.#queue.push(batch);
+    }
+    const call = this.#queue.shift();
+    if (call === undefined || this.#disposed) return;
+    this.#poolCall = true;
+    // The isolate's own clock: time inside it, not the wait for the pool or the hops.
+    const started = this.#isolate.cpuTime;
+    call.fn.apply(undefined, call.args, this.#runOptions).then(
+      (result: unknown) => this.#afterPoolCall(call, started, result, null),
+      (err: unknown) => this.#afterPoolCall(call, started, undefined, { err }),
+    );
+  }
+
+  #afterPoolCall(call: QueuedCall, started: bigint, result: unknown, failure: { err: unknown } | null): void {
+    this.#poolCall = false;
+    if (this.#disposed) return; // dispose() already failed what was in flight
+    if (!this.#isolate.isDisposed) this.#threads.record(Number(this.#isolate.cpuTime - started) / 1e6, performance.now());
+    if (failure !== null) this.#afterThrow(failure.err);
+    else if (this.#queue.length === 0) this.#readHeap(); // for heap() while the next call runs
+    if (this.#outbox.length > 0) this.#flushOutbox();
+    if (failure === null) call.onResult?.(result);
+    if (!this.#disposed) this.#runQueued();
   }
 
   /**
@@ -508,8 +629,30 @@ export class AppIsolate {
       ? `a request ran past the ${this.#options.cpuLimitMs} ms CPU limit`
       : `the isolate ran past its ${this.memoryLimitMb} MB memory limit`;
     if (reason === 'cpu-limit') this.#rescueOutbox();
+    const unsent = this.#takeUnsent();
     this.dispose(reason, detail);
-    this.#options.onBroken(reason, detail);
+    this.#options.onBroken(reason, detail, unsent);
+  }
+
+  /**
+   * The requests still waiting for the pool when the isolate broke: they never reached the app, so
+   * they are taken out of this isolate (not failed with it) for a fresh one. A streamed body is
+   * not among them: its bytes were read from the client and cannot be read again.
+   */
+  #takeUnsent(): UnsentRequest[] {
+    const unsent: UnsentRequest[] = [];
+    const take = (ids: readonly number[] | null): void => {
+      for (const id of ids ?? []) {
+        const pending = this.#pending.get(id);
+        if (pending === undefined || pending.request.body === 'stream') continue;
+        this.#pending.delete(id);
+        unsent.push({ request: pending.request, sink: pending.sink });
+      }
+    };
+    for (const call of this.#queue) take(call.ids);
+    take(this.#batchIds);
+    this.#batchIds = [];
+    return unsent;
   }
 }
 

@@ -1,6 +1,8 @@
 // The message shapes that cross the isolate boundary as the host sees them, and their packed encodings.
 // The in-isolate side is prelude/dispatch.js; keep the two in step.
 
+import type { AppIsolate } from './isolate.ts';
+
 /** One request into an isolate: primitives only; a batch of them crosses as one string (packRequest). */
 export interface WireRequest {
   readonly method: string;
@@ -91,6 +93,8 @@ export interface ResponseSink {
   end(error: string): void;
   /** The request failed before a head was produced. */
   fail(kind: FailureKind, message: string): void;
+  /** The request is in `runtime` under `id` (where resume and cancel go): told again when it moves to a fresh isolate. */
+  attach(runtime: AppIsolate, id: number): void;
 }
 
 /**

@@ -41,6 +41,7 @@ class RecordingSink implements ResponseSink {
     return true;
   }
   end(): void {}
+  attach(): void {}
   fail(kind: FailureKind, message: string): void {
     this.outcome.failed = { kind, message };
     this.#resolve(this.outcome);
