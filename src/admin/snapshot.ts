@@ -20,6 +20,8 @@ export interface VersionView {
   readonly p99Ms: number | null;
   readonly heapUsedBytes: number | null;
   readonly heapLimitBytes: number | null;
+  /** Where its calls run: 'pool' after one held the main thread too long (runtime/thread-choice.ts); null when not loaded. */
+  readonly thread: 'main' | 'pool' | null;
   /** Epoch ms. */
   readonly loadedAt: number | null;
   readonly source: string;
@@ -82,6 +84,7 @@ function versionView(v: DeployedVersion, sessions: number): VersionView {
     p99Ms,
     heapUsedBytes: heap?.usedBytes ?? null,
     heapLimitBytes: heap?.limitBytes ?? null,
+    thread: v.runtime?.thread ?? null,
     loadedAt: v.loadedAt,
     source: v.source,
     error: v.error,

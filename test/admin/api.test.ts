@@ -76,6 +76,7 @@ describe('admin API', () => {
     assert.equal(v2.source, 'shop##2.0.0');
     assert.ok(v2.p50Ms !== null && v2.p99Ms !== null && v2.p50Ms <= v2.p99Ms);
     assert.ok(v2.heapUsedBytes! > 0 && v2.heapLimitBytes === 128 * 1024 * 1024);
+    assert.equal(v2.thread, 'main');
     assert.ok(s.events.some((e) => e.kind === 'deployed' && e.app === 'shop' && e.version === '2.0.0'));
     assert.deepEqual(s.retired, []);
 

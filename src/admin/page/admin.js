@@ -89,6 +89,8 @@
     r.badge = el('span', { class: 'badge', hidden: true }, 'new sessions');
     r.state = el('span', { class: 'pill', 'data-field': 'state' });
     r.error = el('div', { class: 'err', 'data-field': 'error' });
+    r.thread = el('div', { class: 'meta', 'data-field': 'thread' });
+    r.thread.title = 'A call held the main thread too long: this version runs its calls on a worker thread until calm again';
     r.sessions = el('td', { class: 'num', 'data-field': 'sessions' });
     r.requests = el('td', { class: 'num', 'data-field': 'requests' });
     r.errors = el('td', { class: 'num', 'data-field': 'errors' });
@@ -108,7 +110,7 @@
     r.undeploy.title = 'Unload this version and move its bundle to the retired folder';
     r.tr = el('tr', { 'data-app': appName, 'data-version': key },
       el('td', {}, el('div', {}, r.label, r.badge), el('div', { class: 'meta' }, r.source, el('span', { class: 'sep' }, ' · '), r.loaded)),
-      el('td', {}, r.state, r.error),
+      el('td', {}, r.state, r.thread, r.error),
       r.sessions, r.requests, r.errors,
       el('td', { class: 'num latency' }, r.p50, el('span', { class: 'sep' }, ' / '), r.p99),
       el('td', {}, el('div', { class: 'heap' }, r.bar, r.heapText)),
@@ -141,6 +143,7 @@
     r.badge.hidden = !v.newSessions;
     setText(r.state, v.state);
     r.state.setAttribute('data-state', v.state);
+    setText(r.thread, v.thread === 'pool' ? 'off the main thread' : '');
     setText(r.error, v.error === null ? '' : v.error);
     r.error.title = v.error === null ? '' : v.error;
     setText(r.sessions, fmtInt(v.sessions));
