@@ -580,18 +580,20 @@ export class AppIsolate {
     const call = this.#queue.shift();
     if (call === undefined || this.#disposed) return;
     this.#poolCall = true;
-    // The isolate's own clock: time inside it, not the wait for the pool or the hops.
-    const started = this.#isolate.cpuTime;
+    // The clock, hops and callbacks to the host included: a call that waits on the host (each
+    // performance.now() is one) is slow too. isolated-vm's cpuTime leaves those waits out.
+    const started = performance.now();
     call.fn.apply(undefined, call.args, this.#runOptions).then(
       (result: unknown) => this.#afterPoolCall(call, started, result, null),
       (err: unknown) => this.#afterPoolCall(call, started, undefined, { err }),
     );
   }
 
-  #afterPoolCall(call: QueuedCall, started: bigint, result: unknown, failure: { err: unknown } | null): void {
+  #afterPoolCall(call: QueuedCall, started: number, result: unknown, failure: { err: unknown } | null): void {
     this.#poolCall = false;
     if (this.#disposed) return; // dispose() already failed what was in flight
-    if (!this.#isolate.isDisposed) this.#threads.record(Number(this.#isolate.cpuTime - started) / 1e6, performance.now());
+    const ended = performance.now();
+    this.#threads.record(ended - started, ended);
     if (failure !== null) this.#afterThrow(failure.err);
     else if (this.#queue.length === 0) this.#readHeap(); // for heap() while the next call runs
     if (this.#outbox.length > 0) this.#flushOutbox();

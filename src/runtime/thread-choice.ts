@@ -7,6 +7,11 @@
 // So a version starts on the main thread, moves to the pool as soon as one call holds the main
 // thread longer than `slowCallMs`, and comes back once `calmMs` passed without such a call.
 // One slow call is enough: waiting for a second one would hold every other app up again.
+// The caller says how long a call took: on the main thread, the CPU time that thread spent (a call
+// that was long because another process had the core would be as long on the pool); on the pool,
+// the clock, callbacks to the host included (an app calling performance.now() in a loop waits on
+// the host for each, and isolated-vm's own cpuTime leaves those waits out: measured flapping back
+// to the main thread every 2 s with a 20 ms call each time).
 
 export type Thread = 'main' | 'pool';
 

@@ -70,7 +70,8 @@ describe('off the main thread', () => {
     const moved = await h.waitLog((l) => l.msg === 'version moved off the main thread: a call held it too long', 'the move log line');
     assert.equal(moved.app, 'slow');
     assert.equal(moved.version, '1.0.0');
-    assert.ok(Number(moved['cpuMs']) >= 90, `the call computed ${String(moved['cpuMs'])} ms`);
+    // Past the 20 ms limit; under 100 when other processes took the core for part of the 100 ms.
+    assert.ok(Number(moved['cpuMs']) > 20 && Number(moved['cpuMs']) <= 110, `the call computed ${String(moved['cpuMs'])} ms`);
     assert.equal(threadOf(h, 'slow'), 'pool');
 
     const work = (async () => {
