@@ -2,6 +2,7 @@
 import type { LatencySummary } from './contender.ts';
 import type { LoadResult } from './load.ts';
 import type { MemoryScale } from './memory-scale.ts';
+import type { NeighbourResult } from './neighbour.ts';
 
 export interface ThroughputResult extends LoadResult {
   /** req/s of every round, in order; the rest of the result is the median round's. */
@@ -44,6 +45,8 @@ export interface BenchReport {
   readonly failed: Record<string, string>;
   readonly deployLatency: Record<string, LatencySummary>;
   readonly memoryScale: MemoryScale | null;
+  /** The hello app's latency beside an app that computes (absent in older reports). */
+  readonly neighbour?: NeighbourResult | null;
 }
 
 type Align = 'l' | 'r';
@@ -142,6 +145,25 @@ export function formatReport(report: BenchReport): string {
     const m = report.memoryScale;
     out.push(`tandem memory per version (RSS of the process tree; empty host ${m.emptyRssMb.toFixed(1)} MB)`);
     out.push(table(['versions', 'RSS MB', 'MB per version', 'deploy all ms'], m.points.map((p) => [String(p.versions), p.rssMb.toFixed(1), p.mbPerVersion.toFixed(2), int(p.deployAllMs)]), ['r', 'r', 'r', 'r']));
+    out.push('');
+  }
+  const n = report.neighbour;
+  if (n !== undefined && n !== null) {
+    out.push(`a computing neighbour: hello app at ${int(n.helloRate)} req/s offered while another app on the same host answers ${n.heavyPerSecond} requests/s of ${n.heavyMs} ms CPU each`);
+    out.push(table(['tandem flags', 'hello req/s', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms', 'non-2xx', 'errors', 'heavy requests', 'heavy p50 ms', 'heavy failed'], n.runs.map((r) => [
+      r.flags === '' ? '(defaults)' : r.flags,
+      int(r.hello.requestsPerSecond),
+      ms(r.hello.latencyP50Ms),
+      r.hello.latencyP90Ms === undefined ? '-' : ms(r.hello.latencyP90Ms),
+      ms(r.hello.latencyP99Ms),
+      ms(r.hello.latencyMaxMs),
+      int(r.hello.non2xx),
+      int(r.hello.errors + r.hello.timeouts),
+      int(r.heavyRequests),
+      ms(r.heavyP50Ms),
+      int(r.heavyFailed),
+    ]), ['l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r']));
+    out.push('  --off-thread-after 0 keeps every call on the main thread: the hello app then waits for each heavy call');
     out.push('');
   }
   return out.join('\n');

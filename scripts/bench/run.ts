@@ -31,6 +31,10 @@
 //   tandem-deploy     20 times: rename a folder bundle lat##1.0.<i> into an (initially empty)
 //                     webapps and poll GET /lat/ every 5 ms until 1.0.<i> answers; p50/p95
 //   tandem-memory     RSS with 1, 10 and 100 tiny apps loaded, MB per version vs the empty host
+//   tandem-neighbour  the hello app at 2,000 req/s offered (paced) while another app on the same host
+//                     answers 10 requests/s of 20 ms CPU each; with tandem's defaults and with
+//                     --off-thread-after 0 (every call on the main thread): what a computing app
+//                     costs the others (neighbour.ts)
 //
 // Method: each server gets cpu 0 and the load generator (autocannon, in its own process) cpu 1,
 // pinned with taskset when present (the header says whether pinning was used). Every contender is
@@ -56,8 +60,8 @@
 // measured run, in percent of one core; a WARNING line appears when any row had more than 10 %, or
 // when the cores were busy just before the run: such numbers are not comparable with a quiet run's.
 // --json FILE writes every number; --compare FILE prints the change against an earlier --json.
-// --quick: one round of 2 s, 1 s warm-up (Tomcat 3 s), 5 tandem and 1 Tomcat deploy tries, memory 1/10.
-// The default run (no --ladder) takes about 2 ¾ minutes; --ladder adds about 35 s.
+// --quick: one round of 2 s, 1 s warm-up (Tomcat 3 s), 5 tandem and 1 Tomcat deploy tries, memory 1/10,
+// neighbour 2 s per run. The default run (no --ladder) takes about 3 minutes (173 s measured); --ladder adds about 35 s.
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
 import path from 'node:path';
@@ -71,11 +75,12 @@ import { measureTandemDeployLatency } from './deploy-latency.ts';
 import { latencySuspicion, runLoad, type LoadResult, type LoadSpec } from './load.ts';
 import { otherCpuPercent, sampleCpu } from './other-cpu.ts';
 import { measureMemoryScale, type MemoryScale } from './memory-scale.ts';
+import { measureNeighbour, type NeighbourResult } from './neighbour.ts';
 import { formatComparison, formatReport, type BenchReport, type ThroughputResult } from './report.ts';
 import { detectPinning, treeCpuTicks, treeRss } from './server-process.ts';
 
 const contenders: readonly Contender[] = [nodeHttp, nodeHttpDeferred, nodeHttpIsolate, tandemNoSession, tandemSession, tandemTwoVersions, workerd, tomcat];
-const phases = ['tandem-deploy', 'tandem-memory'] as const;
+const phases = ['tandem-deploy', 'tandem-memory', 'tandem-neighbour'] as const;
 const allNames = [...contenders.map((c) => c.name), ...phases];
 /** Rungs between the baseline and tandem: they explain where tandem's cost goes, and are not in the default run. */
 const ladder = new Set([nodeHttpDeferred.name, nodeHttpIsolate.name]);
@@ -150,6 +155,7 @@ async function main(): Promise<number> {
   const deployLatency: Record<string, LatencySummary> = {};
   const atRate: Record<string, LoadResult> = {};
   let memoryScale: MemoryScale | null = null;
+  let neighbour: NeighbourResult | null = null;
 
   // Ctrl-C stops the server being measured instead of leaving it behind.
   const running = new Set<() => Promise<void>>();
@@ -283,6 +289,14 @@ async function main(): Promise<number> {
         recordFailure('tandem-memory', err);
       }
     }
+    if (options.only.has('tandem-neighbour')) {
+      log('== tandem-neighbour');
+      try {
+        neighbour = await measureNeighbour(ctx, { durationSeconds: options.quick ? 2 : 4, helloRate: 2000, connections: 8, heavyMs: 20, heavyPerSecond: 10 });
+      } catch (err) {
+        recordFailure('tandem-neighbour', err);
+      }
+    }
   } finally {
     await rm(tmpRoot, { recursive: true, force: true });
   }
@@ -308,6 +322,7 @@ async function main(): Promise<number> {
     failed,
     deployLatency,
     memoryScale,
+    neighbour,
   };
   process.stdout.write(`${formatReport(report)}\n`);
   if (before !== null) process.stdout.write(`${formatComparison(report, before)}\n`);

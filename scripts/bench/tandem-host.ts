@@ -25,7 +25,8 @@ export interface TandemHost {
 
 const listeningTimeoutMs = 10_000;
 
-export async function startTandem(ctx: BenchContext, label: string, initial: ReadonlyArray<{ name: string; version: string }>): Promise<TandemHost> {
+/** `initial` apps are the hello app unless they name another source file; `cliArgs` go after tandem's own. */
+export async function startTandem(ctx: BenchContext, label: string, initial: ReadonlyArray<{ name: string; version: string; source?: string }>, cliArgs: readonly string[] = []): Promise<TandemHost> {
   const cli = path.join(ctx.repoRoot, 'src', 'cli.ts');
   try {
     await access(cli);
@@ -37,12 +38,12 @@ export async function startTandem(ctx: BenchContext, label: string, initial: Rea
   const staging = path.join(dir, 'staging');
   await mkdir(webapps);
   await mkdir(staging);
-  for (const app of initial) await copyFile(helloAppSource, path.join(webapps, `${app.name}##${app.version}.mjs`));
+  for (const app of initial) await copyFile(app.source ?? helloAppSource, path.join(webapps, `${app.name}##${app.version}.mjs`));
 
   const server = new ServerProcess({
     label,
     command: process.execPath,
-    args: ['--no-node-snapshot', cli, '--webapps', webapps, '--port', '0', '--admin-port', '0', '--state-dir', path.join(dir, 'state')],
+    args: ['--no-node-snapshot', cli, '--webapps', webapps, '--port', '0', '--admin-port', '0', '--state-dir', path.join(dir, 'state'), ...cliArgs],
     cpu: ctx.pinning.serverCpu,
     cwd: dir,
   });

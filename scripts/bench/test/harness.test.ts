@@ -135,6 +135,25 @@ describe('bench harness', () => {
     assert.doesNotMatch(formatReport(report({ 'node-http': row(40_000, 3) })), /fixed/, 'no fixed-rate runs, no table');
   });
 
+  it('reports the computing-neighbour runs side by side', () => {
+    const text = formatReport({
+      ...report({}),
+      neighbour: {
+        heavyMs: 20,
+        heavyPerSecond: 10,
+        helloRate: 2000,
+        runs: [
+          { flags: '', hello: { ...load(1_999, 0.2), latencyP90Ms: 0.3, latencyP99Ms: 3.1, latencyMaxMs: 8.6 }, heavyRequests: 56, heavyFailed: 0, heavyP50Ms: 22 },
+          { flags: '--off-thread-after 0', hello: { ...load(1_998, 0.2), latencyP90Ms: 13, latencyP99Ms: 21.4, latencyMaxMs: 27.4 }, heavyRequests: 55, heavyFailed: 1, heavyP50Ms: 21.7 },
+        ],
+      },
+    });
+    assert.match(text, /hello app at 2,000 req\/s offered while another app on the same host answers 10 requests\/s of 20 ms CPU each/);
+    assert.match(text, /\(defaults\)\s+1,999\s+0\.20\s+0\.30\s+3\.10\s+8\.60\s+0\s+0\s+56\s+22\.0\s+0$/m);
+    assert.match(text, /--off-thread-after 0\s+1,998\s+0\.20\s+13\.0\s+21\.4\s+27\.4\s+0\s+0\s+55\s+21\.7\s+1$/m);
+    assert.doesNotMatch(formatReport(report({})), /neighbour/, 'no neighbour runs, no table');
+  });
+
   it('offers load at the rate asked, evenly, and reads both length-framed and chunked answers', async (t) => {
     let chunked = false;
     const seen: number[] = [];
