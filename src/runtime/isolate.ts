@@ -143,7 +143,7 @@ export class AppIsolate {
     endBody: ivm.Reference<Function>;
     install: ivm.Reference<Function>;
     ready: ivm.Reference<Function>;
-    takeOutbox: ivm.Reference<Function>;
+    rescue: ivm.Reference<Function>;
   };
   #disposed = false;
   #readyResult: ((error: string) => void) | null = null;
@@ -365,7 +365,7 @@ export class AppIsolate {
       // Used once, at load; kept with the others so dispose() releases them on every failure path.
       install: ref('install'),
       ready: ref('ready'),
-      takeOutbox: ref('takeOutbox'),
+      rescue: ref('rescue'),
     };
     api.release();
 
@@ -549,7 +549,7 @@ export class AppIsolate {
     try {
       result = fn.applySync(undefined, args, this.#runOptions);
     } catch (err) {
-      this.#afterThrow(err);
+      this.#afterThrow(err, ids);
     }
     const ended = performance.now();
     if (mark !== undefined) mark.cells[0] = outer;
@@ -594,7 +594,7 @@ export class AppIsolate {
     if (this.#disposed) return; // dispose() already failed what was in flight
     const ended = performance.now();
     this.#threads.record(ended - started, ended);
-    if (failure !== null) this.#afterThrow(failure.err);
+    if (failure !== null) this.#afterThrow(failure.err, call.ids);
     else if (this.#queue.length === 0) this.#readHeap(); // for heap() while the next call runs
     if (this.#outbox.length > 0) this.#flushOutbox();
     if (failure === null) call.onResult?.(result);
@@ -602,21 +602,30 @@ export class AppIsolate {
   }
 
   /**
-   * Requests of the batch that finished before another one ran past the CPU limit have their
-   * responses in the isolate's outbox, not yet handed over: the isolate survives a timeout, so one
-   * short call takes them out, and they are written like any others.
+   * A call ran past the CPU limit; the isolate survives a timeout, so one short call asks it what
+   * it still holds. Requests of the batch that finished before the runaway have their responses in
+   * the outbox, not yet handed over: they are written like any others. Requests of the batch that
+   * come after the runaway never reached the app: their ids are returned, for a fresh isolate.
    */
-  #rescueOutbox(): void {
+  #rescue(ids: readonly number[] | null): readonly number[] {
     try {
-      const packed: unknown = this.#calls.takeOutbox.applySync(undefined, [], { timeout: 50 });
-      if (typeof packed === 'string' && packed !== '') unpackResponses(packed, this.#respondText);
+      const answer: unknown = this.#calls.rescue.applySync(undefined, [], { timeout: 50 });
+      if (typeof answer !== 'string') return [];
+      const cut = answer.indexOf('\0');
+      const reached = Number(answer.slice(0, cut));
+      if (cut + 1 < answer.length) unpackResponses(answer.slice(cut + 1), this.#respondText);
+      return ids === null || !(reached >= 0) ? [] : ids.slice(reached);
     } catch (err) {
       this.#options.logger.warn({ err: describeError(err) }, 'could not take the finished responses out of an isolate past its CPU limit');
+      return [];
     }
   }
 
-  /** A limit breaks the isolate: dispose() fails what is in flight, the running request with it. */
-  #afterThrow(err: unknown): void {
+  /**
+   * A limit breaks the isolate: dispose() fails what is in flight, the running request with it.
+   * `ids` are the requests of the call that was running, when it was a batch.
+   */
+  #afterThrow(err: unknown, ids: readonly number[] | null): void {
     const message = describeError(err);
     let reason: BrokenReason;
     if (this.#isolate.isDisposed) reason = 'memory-limit';
@@ -630,18 +639,19 @@ export class AppIsolate {
     const detail = reason === 'cpu-limit'
       ? `a request ran past the ${this.#options.cpuLimitMs} ms CPU limit`
       : `the isolate ran past its ${this.memoryLimitMb} MB memory limit`;
-    if (reason === 'cpu-limit') this.#rescueOutbox();
-    const unsent = this.#takeUnsent();
+    const unstarted = reason === 'cpu-limit' ? this.#rescue(ids) : [];
+    const unsent = this.#takeUnsent(unstarted);
     this.dispose(reason, detail);
     this.#options.onBroken(reason, detail, unsent);
   }
 
   /**
-   * The requests still waiting for the pool when the isolate broke: they never reached the app, so
-   * they are taken out of this isolate (not failed with it) for a fresh one. A streamed body is
-   * not among them: its bytes were read from the client and cannot be read again.
+   * The requests that never reached the app when the isolate broke (`unstarted` of the batch that
+   * ran away, those still waiting for the pool) are taken out of this isolate, not failed with it,
+   * for a fresh one. A streamed body is not among them: its bytes were read from the client and
+   * cannot be read again.
    */
-  #takeUnsent(): UnsentRequest[] {
+  #takeUnsent(unstarted: readonly number[]): UnsentRequest[] {
     const unsent: UnsentRequest[] = [];
     const take = (ids: readonly number[] | null): void => {
       for (const id of ids ?? []) {
@@ -651,6 +661,7 @@ export class AppIsolate {
         unsent.push({ request: pending.request, sink: pending.sink });
       }
     };
+    take(unstarted);
     for (const call of this.#queue) take(call.ids);
     take(this.#batchIds);
     this.#batchIds = [];

@@ -1,6 +1,7 @@
 // CPU and memory limits: a runaway request costs a 503 and a fresh isolate for its own version only.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { connect } from 'node:net';
 import { Client, TestHost, counterApp } from '../e2e/harness.ts';
 
 const limitedApp = `
@@ -72,5 +73,38 @@ describe('limits', () => {
     assert.match(String(h.host.registry.app('mem')?.find('1.0.0')?.error), /3 times within 60 s/);
     assert.equal((await a.get('/mem/')).status, 503, 'a failed version never serves');
     assert.equal((await b.get('/other/')).json<{ n: number }>().n, 3, 'the neighbour never noticed');
+  });
+
+  it('serves the requests that entered the isolate together with a runaway but never reached the app from the fresh isolate', async (t) => {
+    const h = await TestHost.create({ cpuLimitMs: 200, offThreadAfterMs: 0 });
+    t.after(() => h.stop());
+    await h.deployFolder('cpu##1.0.0', { 'index.mjs': limitedApp });
+    await h.start();
+    assert.equal((await new Client(h.url).get('/cpu/')).status, 200);
+    // The runaway and four more requests pipelined on one connection, in one write: node:http
+    // parses them in one go, so they enter the isolate as one batch, the runaway first.
+    const socket = connect(h.host.port, '127.0.0.1');
+    t.after(() => socket.destroy());
+    let text = '';
+    socket.setEncoding('latin1');
+    const replies = new Promise<string[]>((resolve, reject) => {
+      const statuses: string[] = [];
+      socket.on('data', (d: string) => {
+        text += d;
+        for (let end = text.indexOf('\r\n\r\n'); end !== -1; end = text.indexOf('\r\n\r\n')) {
+          const length = Number(/content-length: (\d+)/i.exec(text.slice(0, end))?.[1] ?? NaN);
+          if (text.length < end + 4 + length) return;
+          statuses.push(`${text.slice(0, 12)} ${text.slice(end + 4, end + 4 + length)}`);
+          text = text.slice(end + 4 + length);
+          if (statuses.length === 5) resolve(statuses.map((r) => r.replace(/^(HTTP\/1\.1 503) .*/s, '$1')));
+        }
+      });
+      socket.once('close', () => reject(new Error(`the connection closed after ${statuses.length} answers`)));
+    });
+    socket.write(['spin', '', '', '', ''].map((p) => `GET /cpu/${p} HTTP/1.1\r\nhost: x\r\n\r\n`).join(''));
+    const ok = 'HTTP/1.1 200 {"n":1}';
+    assert.deepEqual(await replies, ['HTTP/1.1 503', ok, ok, ok, ok], 'only the runaway failed');
+    const hit = await h.waitLog((l) => l.msg === 'isolate limit hit', 'the limit log line');
+    process.stdout.write(`# requests batched behind a runaway and handed to the fresh isolate: ${String(hit['unsent'])} of 4\n`);
   });
 });

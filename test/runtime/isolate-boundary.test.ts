@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
-import { AppIsolate } from '../../src/runtime/isolate.ts';
+import { AppIsolate, type UnsentRequest } from '../../src/runtime/isolate.ts';
 import { PreludeScript } from '../../src/runtime/prelude-script.ts';
 import { bundlePrelude } from '../../src/runtime/prelude-source.ts';
 import { decodeSessionDelta, unpackResponses, type FailureKind, type ResponseSink, type WireRequest } from '../../src/runtime/wire.ts';
@@ -48,7 +48,7 @@ class RecordingSink implements ResponseSink {
   }
 }
 
-async function loadApp(t: TestContext, source: string, cpuLimitMs = 1000, onBroken: (reason: string) => void = () => {}): Promise<AppIsolate> {
+async function loadApp(t: TestContext, source: string, cpuLimitMs = 1000, onBroken: (reason: string, message: string, unsent: readonly UnsentRequest[]) => void = () => {}): Promise<AppIsolate> {
   const dir = mkdtempSync(path.join(tmpdir(), 'tandem-boundary-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const entryFile = path.join(dir, 'app.mjs');
@@ -181,19 +181,27 @@ describe('isolate boundary', { timeout: 20_000 }, () => {
     assert.throws(() => unpackResponses('7\u0000200\u0000\u0000\u0000\u0000x\u0000', () => {}), /malformed record/, 'a length that is not a number');
   });
 
-  it('still answers the requests of a batch that finished before another one ran past the CPU limit', async (t) => {
+  it('still answers the requests of a batch that finished before another one ran past the CPU limit, and hands back those that never ran', async (t) => {
     const broken: string[] = [];
-    const runtime = await loadApp(t, `export default { fetch(request) {
+    const handedBack: UnsentRequest[] = [];
+    const runtime = await loadApp(t, `export default { async fetch(request) {
       if (request.url.endsWith('/spin')) for (;;);
+      if (request.url.endsWith('/waiting')) await new Promise(() => {});
       return new Response('done ' + request.url);
-    } };`, 100, (reason) => broken.push(reason));
-    const urls = ['/a', '/b', '/c', '/spin', '/after'];
+    } };`, 100, (reason, _message, unsent) => {
+      broken.push(reason);
+      handedBack.push(...unsent);
+    });
+    const urls = ['/a', '/waiting', '/b', '/spin', '/after', '/after2'];
     const sinks = urls.map(() => new RecordingSink());
     urls.forEach((u, i) => runtime.handle(request(`http://example.test${u}`), sinks[i]!));
-    const outcomes = await Promise.all(sinks.map((s) => s.done));
-    for (const [i, u] of ['/a', '/b', '/c'].entries()) assert.equal(outcomes[i]!.body, `done http://example.test${u}`, `${u} finished before the runaway`);
+    const outcomes = await Promise.all(sinks.slice(0, 4).map((s) => s.done));
+    for (const [i, u] of [[0, '/a'], [2, '/b']] as const) assert.equal(outcomes[i]!.body, `done http://example.test${u}`, `${u} finished before the runaway`);
+    assert.equal(outcomes[1]!.failed?.kind, 'cpu-limit', 'a request the app had started and not answered fails with the isolate');
     assert.equal(outcomes[3]!.failed?.kind, 'cpu-limit');
-    assert.equal(outcomes[4]!.failed?.kind, 'cpu-limit', 'the request after it never ran');
     assert.deepEqual(broken, ['cpu-limit']);
+    assert.deepEqual(handedBack.map((u) => u.request.url), ['http://example.test/after', 'http://example.test/after2'], 'the requests after the runaway never reached the app');
+    assert.deepEqual(handedBack.map((u) => u.sink), sinks.slice(4));
+    assert.deepEqual([sinks[4]!.outcome, sinks[5]!.outcome], [{}, {}], 'and were not failed');
   });
 });

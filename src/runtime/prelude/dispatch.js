@@ -22,6 +22,8 @@ export function createDispatcher(host, timers, outbound) {
   const then = Promise.prototype.then;
   let outbox = '';
   let outboxQueued = false;
+  /** How many requests of the running dispatch() reached the app so far; -1 once it returned. */
+  let dispatched = -1;
 
   /** A request body whose chunks the host pushes in as they arrive from the client. */
   function incomingBody(reqId) {
@@ -191,18 +193,29 @@ export function createDispatcher(host, timers, outbound) {
      */
     dispatch(packed, ...bodies) {
       const f = packed.split('\0');
+      dispatched = 0;
       for (let i = 0; i + 7 < f.length; i += 7) {
         const body = f[i + 4];
+        dispatched++;
         dispatchOne(Number(f[i]), f[i + 1], f[i + 2], f[i + 3], body === '' ? null : body === 's' ? true : bodies[Number(body)], f[i + 5], f[i + 6]);
       }
       // The responses settled synchronously leave now: should a microtask of this batch then exhaust
       // the memory limit, the isolate is gone with its outbox (past the CPU limit, the host can still
-      // take the outbox out: takeOutbox()).
+      // take the outbox out: rescue()).
+      dispatched = -1;
       flushOutbox();
     },
 
-    /** The responses queued but not handed over yet: the call that settled them ran past the CPU limit (isolate.ts #rescueOutbox). */
-    takeOutbox: takeOut,
+    /**
+     * A call ran past the CPU limit (isolate.ts #rescue): how many requests of its batch had reached
+     * the app (-1: all of them, or the call was no dispatch()), NUL, then the responses queued but
+     * not handed over yet.
+     */
+    rescue() {
+      const reached = dispatched;
+      dispatched = -1;
+      return reached + '\0' + takeOut();
+    },
 
     /** One chunk of a streamed request body; returns whether the app's stream wants more now. */
     pushBody(reqId, chunk) {
