@@ -279,7 +279,8 @@ export class Deployer {
     if (previous !== null) this.#retire(previous, previousPrepared, log);
   }
 
-  #start(record: BundleRecord, prepared: PreparedBundle): Promise<AppIsolate> {
+  /** `offThread`: the fresh isolate of a version that ran past the CPU limit starts off the main thread. */
+  #start(record: BundleRecord, prepared: PreparedBundle, offThread = false): Promise<AppIsolate> {
     const { version, bundle } = record;
     const log = versionLogger(this.#o.logger, bundle.name, version.label);
     const watched = { app: bundle.name, version: version.label, source: bundle.fileName, fingerprint: record.fingerprint, timeoutMs: this.#o.cpuLimitMs };
@@ -296,6 +297,7 @@ export class Deployer {
       memoryLimitMb: prepared.memoryLimitMb ?? this.#o.memoryLimitMb,
       cpuLimitMs: this.#o.cpuLimitMs,
       offThreadAfterMs: this.#o.offThreadAfterMs,
+      startOffThread: offThread,
       loadTimeoutMs: this.#o.readyTimeoutMs,
       prelude: this.#o.prelude,
       logger: log,
@@ -363,7 +365,7 @@ export class Deployer {
       log.error({ err: version.error }, 'version failed');
       return failUnsent();
     }
-    const reloading = this.#start(record, prepared).then(
+    const reloading = this.#start(record, prepared, reason === 'cpu-limit').then(
       (runtime) => {
         if (version.status === 'stopped') {
           runtime.dispose();

@@ -48,8 +48,8 @@ export interface AppIsolateOptions {
   readonly newSessionId: () => string;
   /**
    * The isolate became unusable (CPU or memory limit); it is already disposed when this is called.
-   * `unsent` are the requests that never reached the app (they waited for the pool): whoever makes
-   * a fresh isolate hands them to it, or fails them.
+   * `unsent` are the requests that never reached the app (after the runaway in its batch, or
+   * waiting for the pool): whoever makes a fresh isolate hands them to it, or fails them.
    */
   readonly onBroken: (reason: BrokenReason, message: string, unsent: readonly UnsentRequest[]) => void;
   /** V8 lost control of the isolate: the process cannot continue safely (see notes/isolated-vm.md). */
@@ -58,6 +58,12 @@ export interface AppIsolateOptions {
   readonly entryMark?: EntryMark;
   /** A call holding the main thread longer than this moves the version's calls to the thread pool; 0 = never. */
   readonly offThreadAfterMs?: number;
+  /**
+   * Serve from the pool from the start (until calm): the fresh isolate of a version whose last one
+   * ran past the CPU limit. Requests handed over from the broken one may run away too, one after
+   * the other, and each would hold the main thread up to the limit.
+   */
+  readonly startOffThread?: boolean;
 }
 
 /** The host side of a streamed request body. */
@@ -224,7 +230,8 @@ export class AppIsolate {
    * Requests that arrived in the same turn of the event loop enter the isolate together, in one
    * call: the per-call cost of entering an isolate (1.3-3.3 µs measured, the timeout's timer under
    * 1 µs of it with isolated-vm 7) is paid once per batch. The CPU limit bounds the whole batch; a
-   * runaway request breaks the isolate, failing what is in flight.
+   * runaway request breaks the isolate, failing the requests the app had started and not answered
+   * (the ones after it in the batch go to a fresh isolate: #rescue).
    */
   #flushBatch(): void {
     const call = this.#takeBatch();
@@ -399,7 +406,8 @@ export class AppIsolate {
     this.#readyResult = null;
     if (error !== '') throw new TandemError(ErrorCode.appLoad, `ready() failed: ${error}`, { app: this.app, version: this.version });
     // Loading may take long on the main thread (the load timeout bounds it); serving is measured.
-    this.#threads = new ThreadChoice({ slowCallMs: options.offThreadAfterMs ?? 0, calmMs: offThreadCalmMs });
+    this.#threads = new ThreadChoice({ slowCallMs: options.offThreadAfterMs ?? 0, calmMs: offThreadCalmMs, ...(options.startOffThread === true ? { poolSince: performance.now() } : {}) });
+    if (this.#threads.thread === 'pool') this.#readHeap();
   }
 
   #loadError(what: string, err: unknown): TandemError {

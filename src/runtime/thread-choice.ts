@@ -20,6 +20,8 @@ export interface ThreadChoiceOptions {
   readonly slowCallMs: number;
   /** Back on the main thread after this long without a slow call. */
   readonly calmMs: number;
+  /** Start on the pool, as if a slow call had ended at this time (a fresh isolate for a version that just ran away). */
+  readonly poolSince?: number;
 }
 
 export class ThreadChoice {
@@ -31,6 +33,10 @@ export class ThreadChoice {
   constructor(options: ThreadChoiceOptions) {
     this.#slowCallMs = options.slowCallMs;
     this.#calmMs = options.calmMs;
+    if (options.poolSince !== undefined && options.slowCallMs > 0) {
+      this.#thread = 'pool';
+      this.#lastSlowAt = options.poolSince;
+    }
   }
 
   /** Calls longer than this (ms) are slow; 0 = none is. */

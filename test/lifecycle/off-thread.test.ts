@@ -2,6 +2,7 @@
 // the other apps keep being served while it computes, and it keeps its sessions, limits and features.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { connect } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { Client, TestHost, counterApp, waitFor } from '../e2e/harness.ts';
 
@@ -155,7 +156,7 @@ describe('off the main thread', () => {
     assert.equal(hit['reason'], 'cpu-limit');
     assert.equal(hit['unsent'], 3);
     assert.equal((await slow.get('/slow/')).json<{ n: number }>().n, 2, 'the fresh isolate serves the same session');
-    assert.equal(threadOf(h, 'slow'), 'main', 'a fresh isolate starts on the main thread');
+    assert.equal(threadOf(h, 'slow'), 'pool', 'the fresh isolate of a runaway starts off the main thread');
   });
 
   it('disposes a version in the middle of a call on the pool without harm to the host', async (t) => {
@@ -177,5 +178,28 @@ describe('off the main thread', () => {
     assert.equal((await new Client(h.url).get('/fast/')).status, 200, 'the host serves on');
     await new Promise((resolve) => setTimeout(resolve, 100)); // the pool call's rejection arrives after dispose
     assert.equal((await new Client(h.url).get('/fast/')).status, 200);
+  });
+
+  it('holds the main thread once for a batch of runaways: their fresh isolates start off it', async (t) => {
+    const h = await startPair({ offThreadAfterMs: 20, cpuLimitMs: 300 });
+    t.after(() => h.stop());
+    assert.equal((await new Client(h.url).get('/slow/')).status, 200);
+    // Five runaways pipelined on one connection enter the isolate as one batch; the first breaks
+    // it on the main thread, the four after it are handed to a fresh isolate, and break it in turn.
+    const socket = connect(h.host.port, '127.0.0.1');
+    t.after(() => socket.destroy());
+    let text = '';
+    const answered = new Promise<void>((resolve) => {
+      socket.setEncoding('latin1').on('data', (d: string) => {
+        text += d;
+        if ((text.match(/HTTP\/1\.1 503/g) ?? []).length === 5) resolve();
+      });
+    });
+    socket.write(Array.from({ length: 5 }, () => 'GET /slow/spin HTTP/1.1\r\nhost: x\r\n\r\n').join(''));
+    const latencies = await sampleLatency(h.url, answered);
+    const held = latencies.filter((ms) => ms > 200).length;
+    assert.ok(held <= 1, `the fast app waited over 200 ms ${held} times (latencies ${latencies.filter((ms) => ms > 50).map((ms) => ms.toFixed(0)).join(', ')} ms): only the first runaway may hold the main thread`);
+    const breaks = h.logs.filter((l) => l.msg === 'isolate limit hit' && l.app === 'slow');
+    assert.equal(breaks.length, 5, 'every runaway broke an isolate of its own');
   });
 });

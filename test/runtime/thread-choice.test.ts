@@ -17,6 +17,14 @@ describe('ThreadChoice', () => {
     assert.equal(choice.settle(9000), false, 'already back');
   });
 
+  it('can start on the pool, and leaves it after a calm spell from then', () => {
+    const choice = new ThreadChoice({ slowCallMs: 5, calmMs: 2000, poolSince: 1000 });
+    assert.equal(choice.thread, 'pool');
+    assert.equal(choice.settle(2999), false);
+    assert.equal(choice.settle(3000), true);
+    assert.equal(new ThreadChoice({ slowCallMs: 0, calmMs: 2000, poolSince: 1000 }).thread, 'main', 'not with moving off');
+  });
+
   it('never moves with a limit of 0', () => {
     const choice = new ThreadChoice({ slowCallMs: 0, calmMs: 2000 });
     assert.equal(choice.record(10_000, 1), false);
