@@ -8,7 +8,7 @@
 import type { Logger } from '../log.ts';
 import type { JournalOp } from './journal-codec.ts';
 import { PassiveFiles } from './passive-files.ts';
-import { SessionJournal, type FlushStats } from './session-journal.ts';
+import { SessionJournal, type FlushStats, type WriteMark } from './session-journal.ts';
 import { flattenData, setPairs, type SessionChange, type SessionRecord, type SessionStore } from './store.ts';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -24,6 +24,12 @@ export interface PersistenceOptions {
   readonly passivateMsPerFlush?: number;
   readonly compactFactor?: number;
   readonly compactMinBytes?: number;
+}
+
+/** Passive files to remove once the journal has the records written before `mark`. */
+interface UnlinkBatch {
+  readonly ids: readonly string[];
+  mark: WriteMark;
 }
 
 /** A passivated session: everything but its data. */
@@ -47,8 +53,9 @@ export class MemorySessionStore implements SessionStore {
   readonly #active = new Map<string, SessionRecord>();
   readonly #passive = new Map<string, PassiveSession>();
   readonly #touched = new Set<SessionRecord>();
-  /** Passive files whose session was reloaded or deleted: removed once the journal says so on disk. */
+  /** Passive files whose session was reloaded or deleted: removed once the journal says so on disk (#removeWrittenOff). */
   readonly #unlinkAfterFlush = new Set<string>();
+  #unlinkWaiting: UnlinkBatch[] = [];
   readonly #maxActive: number;
   readonly #p: Persistence | null;
 
@@ -177,9 +184,33 @@ export class MemorySessionStore implements SessionStore {
       // After a failed write the journal lacks records memory still has: a snapshot puts them back.
       if (p.journal.damaged || p.journal.needsCompaction) p.journal.compact(this.#liveOps());
     }
-    for (const id of this.#unlinkAfterFlush) if (!this.#passive.has(id)) p.files.remove(id);
-    this.#unlinkAfterFlush.clear();
+    if (this.#unlinkAfterFlush.size > 0) {
+      this.#unlinkWaiting.push({ ids: [...this.#unlinkAfterFlush], mark: p.journal.mark() });
+      this.#unlinkAfterFlush.clear();
+    }
+    this.#removeWrittenOff(p);
     return stats;
+  }
+
+  /**
+   * The journal's writer is on its own thread: a passive file goes only once the records that
+   * make it unneeded (its session reloaded into the journal, or deleted) are in the journal files.
+   */
+  #removeWrittenOff(p: Persistence): void {
+    if (this.#unlinkWaiting.length === 0) return;
+    let fresh: WriteMark | null = null;
+    const waiting: UnlinkBatch[] = [];
+    for (const batch of this.#unlinkWaiting) {
+      const state = p.journal.writeState(batch.mark);
+      if (state === 'written') {
+        for (const id of batch.ids) if (!this.#passive.has(id)) p.files.remove(id);
+        continue;
+      }
+      // After a failed write this flush compacted: wait for that snapshot instead.
+      if (state === 'failed') batch.mark = fresh ??= p.journal.mark();
+      waiting.push(batch);
+    }
+    this.#unlinkWaiting = waiting;
   }
 
   /** Writes a snapshot of every session now and starts a fresh journal (the timer does this when the journal outgrows the data). */
@@ -195,6 +226,14 @@ export class MemorySessionStore implements SessionStore {
     clearInterval(p.timer);
     this.flush();
     p.journal.close();
+    this.#removeWrittenOff(p);
+  }
+
+  /** Waits until every change so far is written to the journal files, and removes the passive files that made unneeded (tests and tools; serving never waits). */
+  drain(): void {
+    if (this.#p === null) return;
+    this.#p.journal.drain();
+    this.#removeWrittenOff(this.#p);
   }
 
   #tick(): void {

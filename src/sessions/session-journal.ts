@@ -1,18 +1,18 @@
 // The embedded store's durability: an append-only journal of session changes under
 // <stateDir>/sessions/, and a snapshot it is compacted into when it grows past a multiple of the
-// live data. Records are written in batches: whatever one event-loop turn queued goes out in one
-// write() at the end of the turn (so a host whose main thread is then stuck in an isolate, or that
-// is killed, has them in the OS page cache), and fdatasync runs on the store's flush timer, off the
-// main thread. Never a write or a sync per request.
+// live data. Records go out in batches: whatever one event-loop turn queued is handed to the
+// writer thread at the end of the turn, in one message (journal-writer.ts), which writes it and,
+// on the store's flush timer, fdatasyncs. The main thread never waits for the disk while serving.
 //
 // Files of generation G: snapshot-G.jnl (complete state at compaction, absent for G = 0) and
 // journal-G.jnl (changes since). Compaction writes snapshot-(G+1).tmp, fsyncs, renames it into
 // place, then starts journal-(G+1): a crash at any point leaves one readable generation.
-import { closeSync, fdatasync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, unlinkSync as unlinkFile, writeSync } from 'node:fs';
+import { mkdirSync, openSync, readdirSync, readFileSync, unlinkSync as unlinkFile } from 'node:fs';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from '../log.ts';
-import { decodeLines, encodeLine, isJournalOp, type JournalOp } from './journal-codec.ts';
+import { decodeLines, isJournalOp, type JournalOp } from './journal-codec.ts';
+import { JournalWriter } from './journal-writer.ts';
 
 export interface SessionJournalOptions {
   readonly dir: string;
@@ -24,9 +24,21 @@ export interface SessionJournalOptions {
 }
 
 export interface FlushStats {
+  /** Handed to the writer: the records' length in UTF-16 units plus each line's checksum (≈ bytes for JSON that is mostly ASCII). */
   readonly bytes: number;
+  /** Main-thread time it took. */
   readonly ms: number;
 }
+
+export interface WriteMark {
+  readonly seq: number;
+  readonly damageCount: number;
+}
+
+/** A snapshot crosses to the writer in messages of about this many characters. */
+const snapshotChunk = 1 << 20;
+/** A line's checksum, space and newline. */
+const lineOverhead = 10;
 
 const fileName = /^(snapshot|journal)-(\d+)\.jnl$/;
 
@@ -36,19 +48,15 @@ export class SessionJournal {
   readonly #factor: number;
   readonly #minBytes: number;
   #gen = 0;
-  #fd = -1;
+  #writer: JournalWriter | null = null;
   #pending: string[] = [];
   #journalBytes = 0;
   #snapshotBytes = 0;
-  #syncing = false;
-  #closeAfterSync = -1;
   #writeScheduled = false;
-  #unsynced = false;
-  /**
-   * True when a file was damaged, or a write failed (records lost from the file, maybe a torn
-   * line): the store compacts at once, from memory, so nothing is lost and no record follows a torn line.
-   */
-  damaged = false;
+  /** A file read at open was damaged. */
+  #loadDamaged = false;
+  /** The writer's damage count the last compaction answered. */
+  #damageSeen = 0;
 
   private constructor(options: SessionJournalOptions) {
     this.#dir = options.dir;
@@ -81,7 +89,17 @@ export class SessionJournal {
       const m = fileName.exec(name);
       if ((m !== null && Number(m[2]) !== this.#gen) || name.endsWith('.tmp')) removeFile(path.join(this.#dir, name), true);
     }
-    this.#fd = openSync(path.join(this.#dir, `journal-${this.#gen}.jnl`), 'a');
+    const fd = openSync(path.join(this.#dir, `journal-${this.#gen}.jnl`), 'a');
+    this.#writer = new JournalWriter({ dir: this.#dir, fd, gen: this.#gen, logger: this.#logger });
+  }
+
+  /**
+   * True when a file was damaged, or a write failed (records lost from the file, maybe a torn
+   * line): the store compacts at its next flush, from memory, so nothing is lost and no record
+   * follows a torn line.
+   */
+  get damaged(): boolean {
+    return this.#loadDamaged || (this.#writer !== null && this.#writer.damageCount !== this.#damageSeen);
   }
 
   #readFile(name: string, replay: (op: JournalOp) => void): number {
@@ -99,13 +117,13 @@ export class SessionJournal {
       else foreign++;
     });
     if (damage !== null || foreign > 0) {
-      this.damaged = true;
+      this.#loadDamaged = true;
       this.#logger.warn({ file, offset: damage?.offset ?? 0, skipped: (damage?.skipped ?? 0) + foreign }, 'session journal damaged, skipped unreadable records');
     }
     return buf.length;
   }
 
-  /** Queues one record; it reaches the file at the end of this event-loop turn. */
+  /** Queues one record; it goes to the writer at the end of this event-loop turn. */
   append(op: JournalOp): void {
     this.#pending.push(JSON.stringify(op));
     if (!this.#writeScheduled) {
@@ -123,106 +141,99 @@ export class SessionJournal {
     }
   };
 
-  /** Writes the queued records in one write (no sync). */
+  /** Hands the queued records to the writer, in one message (no sync). */
   write(): FlushStats {
-    if (this.#pending.length === 0 || this.#fd === -1) return { bytes: 0, ms: 0 };
+    const writer = this.#writer;
+    if (this.#pending.length === 0 || writer === null) return { bytes: 0, ms: 0 };
     const started = performance.now();
-    let text = '';
-    for (const json of this.#pending) text += encodeLine(json);
+    const lines = this.#pending;
     this.#pending = [];
-    let bytes: number;
-    try {
-      bytes = writeAll(this.#fd, text);
-    } catch (err) {
-      this.damaged = true;
-      throw err;
-    }
+    let bytes = 0;
+    for (const json of lines) bytes += json.length + lineOverhead;
+    writer.post({ kind: 'append', lines });
     this.#journalBytes += bytes;
-    this.#unsynced = true;
     return { bytes, ms: performance.now() - started };
   }
 
-  /** Writes what is queued and starts an fdatasync of everything written, in the background. */
+  /** Hands over what is queued, then asks for an fdatasync of everything written. */
   flush(): FlushStats {
     const stats = this.write();
-    if (this.#unsynced && !this.#syncing) {
-      this.#unsynced = false;
-      this.#syncing = true;
-      const fd = this.#fd;
-      fdatasync(fd, (err) => {
-        this.#syncing = false;
-        if (err) this.#logger.error({ err, dir: this.#dir }, 'session journal sync failed');
-        if (this.#closeAfterSync === fd) {
-          this.#closeAfterSync = -1;
-          closeSync(fd);
-        }
-      });
-    }
+    this.#writer?.post({ kind: 'sync' });
     return stats;
+  }
+
+  /** A mark for isWritten(): everything handed over until now. */
+  mark(): WriteMark {
+    const writer = this.#writer;
+    return writer === null ? { seq: 0, damageCount: 0 } : { seq: writer.post({ kind: 'drain' }), damageCount: writer.damageCount };
+  }
+
+  /**
+   * Whether everything handed over before `mark` is in the files (a passivated session's file may
+   * go once its new records are in the journal): 'failed' when a write failed meanwhile; then a
+   * new mark, taken after the compaction that repairs it, is the one to wait for.
+   */
+  writeState(mark: WriteMark): 'written' | 'waiting' | 'failed' {
+    const writer = this.#writer;
+    if (writer === null) return 'written';
+    if (writer.damageCount !== mark.damageCount) return 'failed';
+    return writer.isDone(mark.seq) ? 'written' : 'waiting';
+  }
+
+  /** Hands over what is queued and waits until the writer has written it (tests, tools). */
+  drain(): void {
+    this.write();
+    this.#writer?.drain();
   }
 
   get needsCompaction(): boolean {
     return this.#journalBytes > this.#minBytes && this.#journalBytes > this.#factor * this.#snapshotBytes;
   }
 
-  /** Replaces snapshot + journal with a snapshot of `live` (every session as it is now) and an empty journal. */
+  /**
+   * Replaces snapshot + journal with a snapshot of `live` (every session as it is now) and an empty
+   * journal. The records are made here, from memory as it is now; the writer writes the files, and
+   * the records appended after this call go to the new journal.
+   */
   compact(live: Iterable<JournalOp>): FlushStats {
+    const writer = this.#writer;
+    if (writer === null) return { bytes: 0, ms: 0 };
     const started = performance.now();
     const gen = this.#gen + 1;
-    const tmp = path.join(this.#dir, `snapshot-${gen}.tmp`);
-    const fd = openSync(tmp, 'w');
-    let bytes = 0;
-    try {
-      let chunk = '';
-      for (const op of live) {
-        chunk += encodeLine(JSON.stringify(op));
-        if (chunk.length > 1 << 20) {
-          bytes += writeAll(fd, chunk);
-          chunk = '';
-        }
-      }
-      bytes += writeAll(fd, chunk);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(tmp, path.join(this.#dir, `snapshot-${gen}.jnl`));
-    const newFd = openSync(path.join(this.#dir, `journal-${gen}.jnl`), 'a');
-    syncDir(this.#dir);
-    this.#retireFd(this.#fd);
-    this.#fd = newFd;
     this.#pending = []; // everything queued is in the snapshot
-    for (const old of [`snapshot-${this.#gen}.jnl`, `journal-${this.#gen}.jnl`]) removeFile(path.join(this.#dir, old), true);
+    writer.post({ kind: 'snapshot-begin', gen });
+    let bytes = 0;
+    let chunk: string[] = [];
+    let chunkLength = 0;
+    for (const op of live) {
+      const json = JSON.stringify(op);
+      chunk.push(json);
+      chunkLength += json.length;
+      if (chunkLength > snapshotChunk) {
+        writer.post({ kind: 'snapshot-lines', lines: chunk });
+        bytes += chunkLength + lineOverhead * chunk.length;
+        chunk = [];
+        chunkLength = 0;
+      }
+    }
+    writer.post({ kind: 'snapshot-lines', lines: chunk });
+    bytes += chunkLength + lineOverhead * chunk.length;
+    writer.post({ kind: 'snapshot-end' });
     this.#gen = gen;
     this.#snapshotBytes = bytes;
     this.#journalBytes = 0;
-    this.damaged = false;
+    this.#loadDamaged = false;
+    this.#damageSeen = writer.damageCount;
     const ms = performance.now() - started;
-    this.#logger.debug({ bytes, ms: Math.round(ms), gen }, 'session journal compacted');
+    this.#logger.debug({ bytes, ms: Math.round(ms), gen }, 'session journal compacting');
     return { bytes, ms };
   }
 
-  /** Flushes, waits for the data to be on disk, closes the file. */
+  /** Hands over what is queued and waits until it is written and synced; then the file is closed. */
   close(): void {
-    if (this.#fd === -1) return;
-    this.flush();
-    fsyncSync(this.#fd);
-    this.#retireFd(this.#fd);
-    this.#fd = -1;
+    this.write();
+    this.#writer?.close(); // kept: writeState() still reads its progress
   }
-
-  #retireFd(fd: number): void {
-    if (this.#syncing) this.#closeAfterSync = fd;
-    else closeSync(fd);
-  }
-}
-
-function writeAll(fd: number, text: string): number {
-  if (text === '') return 0;
-  const buf = Buffer.from(text, 'utf8');
-  let off = 0;
-  while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off);
-  return buf.length;
 }
 
 function removeFile(file: string, missingOk = false): void {
@@ -233,11 +244,3 @@ function removeFile(file: string, missingOk = false): void {
   }
 }
 
-function syncDir(dir: string): void {
-  const fd = openSync(dir, 'r');
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-}

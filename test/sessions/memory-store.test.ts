@@ -1,7 +1,7 @@
 // The embedded store's journal, compaction, damage handling and passivation, on real files.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { appendFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import { appendFileSync, closeSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
@@ -78,7 +78,7 @@ describe('embedded session store', () => {
     assert.deepEqual(Object.fromEntries(b.countByVersion('shop')), { '2.0': 1, '1.0': 1 });
   });
 
-  it('flushes a batch in one write with a checksum per record, readable before close', (t) => {
+  it('hands a batch to the writer thread in one go, written with a checksum per record, readable before close', (t) => {
     const { dir, open } = setup(t);
     const a = open();
     const r = record('shop', '1', { n: 1 });
@@ -87,6 +87,7 @@ describe('embedded session store', () => {
     assert.equal(statSync(path.join(dir, 'journal-0.jnl')).size, 0, 'nothing is written per call');
     const stats = a.flush();
     assert.ok(stats.bytes > 0);
+    a.drain();
     const line = readFileSync(path.join(dir, 'journal-0.jnl'), 'utf8');
     assert.match(line, /^[0-9a-f]{8} \["c",/);
     // A second store opened on the files (as after kill -9: no close) sees the flushed record.
@@ -104,12 +105,45 @@ describe('embedded session store', () => {
       if (i % 50 === 0) a.flush();
     }
     a.flush();
+    a.drain();
     const files = journalFiles(dir);
     assert.ok(files.some((f) => /^snapshot-[1-9]\d*\.jnl$/.test(f)), `a snapshot was written (${files.join(', ')})`);
     assert.equal(files.length, 2, 'the old generation is removed');
     assert.ok(statSync(path.join(dir, files.find((f) => f.startsWith('journal'))!)).size < 10_000);
     a.close();
     assert.equal(open().get(r.id)?.data.get('n'), '400');
+  });
+
+  it('compacts from memory when the writer thread fails to write, and loses nothing', async (t) => {
+    const { dir, logs, open } = setup(t);
+    const a = open();
+    const first = record('shop', '1', { n: 1 });
+    a.create(first, 60_000);
+    a.flush();
+    a.drain();
+    // Pull the journal's file descriptor from under the writer: its next write fails (EBADF).
+    const fdDir = '/proc/self/fd';
+    const fd = readdirSync(fdDir).map(Number).find((n) => {
+      try {
+        return readlinkSync(path.join(fdDir, String(n))) === path.join(dir, 'journal-0.jnl');
+      } catch {
+        return false;
+      }
+    });
+    assert.ok(fd !== undefined, 'the journal is open');
+    closeSync(fd);
+    const second = record('shop', '1', { n: 2 });
+    a.create(second, 60_000);
+    a.flush();
+    a.drain();
+    a.flush(); // sees the damage, compacts from memory into a new generation
+    for (let i = 0; i < 100 && !logs.some((l) => l.msg === 'session journal write failed'); i++) await new Promise((resolve) => setTimeout(resolve, 10));
+    assert.ok(logs.some((l) => l.msg === 'session journal write failed' && String(l['err']).includes('EBADF')), 'the failure is logged');
+    a.close();
+    assert.ok(journalFiles(dir).some((f) => f.startsWith('snapshot-')), `compacted (${journalFiles(dir).join(', ')})`);
+    const b = open();
+    assert.deepEqual(plain(b.get(first.id)), plain(first));
+    assert.deepEqual(plain(b.get(second.id)), plain(second), 'the record whose write failed is back, from memory');
   });
 
   it('reads a truncated or corrupted journal up to the damage, warns once per file, and starts', (t) => {
@@ -189,7 +223,8 @@ describe('embedded session store', () => {
     flushes = 0;
     while (b.activeCount > 100 && flushes++ < 100) b.flush();
     assert.equal(b.activeCount, 100);
-    assert.equal(readdirSync(path.join(dir, 'passive')).length, 900, 'reloaded sessions lose their file, passivated ones get one');
+    b.drain();
+    assert.equal(readdirSync(path.join(dir, 'passive')).length, 900, 'reloaded sessions lose their file once the journal has them, passivated ones get one');
   });
 
   it('expires passivated sessions by idle time and max age', (t) => {
