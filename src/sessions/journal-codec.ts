@@ -22,7 +22,12 @@ const tags = new Set(['c', 'u', 't', 'b', 'r', 'd', 'p']);
 
 /** One record line for an already-serialized JSON text. */
 export function encodeLine(json: string): string {
-  return crc32(json).toString(16).padStart(8, '0') + ' ' + json + '\n';
+  return lineChecksum(json) + ' ' + json + '\n';
+}
+
+/** The checksum a record's line starts with (of its JSON text, as UTF-8). */
+export function lineChecksum(json: string | Uint8Array): string {
+  return crc32(json).toString(16).padStart(8, '0');
 }
 
 export interface Damage {

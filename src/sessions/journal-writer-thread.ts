@@ -1,61 +1,141 @@
-// The session journal's writer thread (see journal-writer.ts). Everything here runs off the main
-// thread and is synchronous: messages arrive in order, each is done before the next, so records,
-// syncs and compactions reach the disk in the order the main thread sent them. After each message
-// its sequence number is published in shared memory, which is what drain() and close() wait for.
+// The session journal's writer thread (see journal-writer.ts). It runs on its own, whatever the
+// main thread does: every few milliseconds (or when woken) it takes what the ring holds, handles
+// each complete line in order (a record: checksum and write; a command: sync, compaction's files,
+// close), then publishes how far it got. Everything here is synchronous and self-contained.
 import { closeSync, fdatasyncSync, fsyncSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
-import { encodeLine } from './journal-codec.ts';
-import { damageCell, doneCell, type WriterData, type WriterMessage, type WriterReport } from './journal-writer.ts';
+import { lineChecksum } from './journal-codec.ts';
+import { command, consumedCell, damageCell, doneCell, producedCell, wakeCell, type WriterData, type WriterReport } from './journal-writer.ts';
 
 const data = workerData as WriterData;
-let fd = data.fd;
-let gen = data.gen;
-let unsynced = false;
-/** An open snapshot-<gen>.tmp while a compaction streams in. */
-let snapshot: { fd: number; gen: number; failed: boolean } | null = null;
+const ring = Buffer.from(data.ring);
+const ringBytes = ring.length;
+/** Looks at the ring this often while records come in, and up to idlePollMs apart when none do. */
+const busyPollMs = 5;
+const idlePollMs = 50;
 
-function report(message: WriterReport): void {
+let gen = data.gen;
+let fd = -1;
+let unsynced = false;
+let closed = false;
+/** An open snapshot-<gen>.tmp while a compaction streams in; records go there until its end. */
+let snapshot: { fd: number; gen: number; failed: boolean } | null = null;
+/** The start of a line whose end is not in the ring yet. */
+let carry: Buffer = Buffer.alloc(0);
+let consumed = Number(Atomics.load(data.positions, consumedCell));
+
+function report(what: string, err: unknown): void {
+  const message: WriterReport = { kind: 'failed', what, err: (err as Error).message };
   parentPort!.postMessage(message);
 }
 
-function handle(message: WriterMessage): void {
-  switch (message.kind) {
-    case 'append': {
-      let text = '';
-      for (const json of message.lines) text += encodeLine(json);
-      writeAll(fd, text);
-      unsynced = true;
-      return;
+/** Takes what the ring holds; returns the bytes taken. */
+function take(): Buffer | null {
+  const produced = Number(Atomics.load(data.positions, producedCell));
+  if (produced === consumed) return null;
+  const at = consumed % ringBytes;
+  const n = produced - consumed;
+  const first = Math.min(n, ringBytes - at);
+  // Copied out, so the space is free again at once.
+  const out = Buffer.allocUnsafe(carry.length + n);
+  carry.copy(out, 0);
+  ring.copy(out, carry.length, at, at + first);
+  if (first < n) ring.copy(out, carry.length + first, 0, n - first);
+  consumed = produced;
+  Atomics.store(data.positions, consumedCell, BigInt(consumed));
+  return out;
+}
+
+/** Handles every complete line of `bytes`; keeps the incomplete rest for the next look. */
+function handle(bytes: Buffer): void {
+  const target = (): number => (snapshot !== null ? snapshot.fd : fd);
+  let records: Buffer[] = [];
+  let recordTarget = -1;
+  const writeRecords = (): void => {
+    if (records.length === 0) return;
+    const out = Buffer.concat(records);
+    records = [];
+    try {
+      if (snapshot !== null && snapshot.failed) return;
+      writeAll(recordTarget, out);
+      if (recordTarget === fd) unsynced = true;
+    } catch (err) {
+      if (snapshot !== null && recordTarget === snapshot.fd) failSnapshot();
+      Atomics.add(data.flags, damageCell, 1);
+      report(snapshot !== null ? 'snapshot' : 'append', err);
     }
-    case 'sync':
-      if (unsynced) {
+  };
+  let start = 0;
+  for (;;) {
+    const end = bytes.indexOf(10, start);
+    if (end === -1) break;
+    const line = bytes.subarray(start, end);
+    start = end + 1;
+    if (line[0] === 1) {
+      writeRecords();
+      runCommand(line.toString('utf8'));
+      continue;
+    }
+    const t = target();
+    if (t !== recordTarget) {
+      writeRecords();
+      recordTarget = t;
+    }
+    records.push(Buffer.from(`${lineChecksum(line)} `), line, newline);
+  }
+  writeRecords();
+  carry = Buffer.from(bytes.subarray(start));
+}
+
+const newline = Buffer.from('\n');
+
+function runCommand(line: string): void {
+  try {
+    if (line === command.sync) {
+      if (unsynced && fd !== -1) {
         unsynced = false;
         fdatasyncSync(fd);
       }
-      return;
-    case 'snapshot-begin':
-      snapshot = { fd: openSync(tmpFile(message.gen), 'w'), gen: message.gen, failed: false };
-      return;
-    case 'snapshot-lines': {
-      if (snapshot === null || snapshot.failed) return;
-      let text = '';
-      for (const json of message.lines) text += encodeLine(json);
-      writeAll(snapshot.fd, text);
-      return;
-    }
-    case 'snapshot-end':
-      if (snapshot !== null && !snapshot.failed) finishSnapshot(snapshot);
+    } else if (line.startsWith(command.snapshotBegin)) {
+      const g = Number(line.slice(command.snapshotBegin.length));
+      snapshot = { fd: -1, gen: g, failed: false };
+      snapshot.fd = openSync(tmpFile(g), 'w');
+    } else if (line === command.snapshotEnd) {
+      const s = snapshot;
       snapshot = null;
-      return;
-    case 'drain':
-      return;
-    case 'close':
-      if (unsynced) fsyncSync(fd);
-      closeSync(fd);
+      if (s !== null && !s.failed) finishSnapshot(s);
+    } else if (line === command.close) {
+      if (fd !== -1) {
+        if (unsynced) fsyncSync(fd);
+        closeSync(fd);
+      }
       fd = -1;
-      return;
+      closed = true;
+    }
+  } catch (err) {
+    const what = line.slice(1).split(' ')[0]!;
+    if (what.startsWith('snapshot')) {
+      if (snapshot !== null) failSnapshot();
+      else removeFile(tmpFile(gen + 1));
+      Atomics.add(data.flags, damageCell, 1);
+    }
+    report(what, err);
   }
+}
+
+function failSnapshot(): void {
+  const s = snapshot!;
+  s.failed = true;
+  if (s.fd !== -1) {
+    try {
+      closeSync(s.fd);
+    } catch {
+      // already closed
+    }
+    s.fd = -1;
+  }
+  removeFile(tmpFile(s.gen));
 }
 
 /** snapshot-(G+1).tmp is complete: fsync, rename into place, start journal-(G+1), drop generation G. */
@@ -66,9 +146,9 @@ function finishSnapshot(s: { fd: number; gen: number }): void {
     closeSync(s.fd);
   }
   renameSync(tmpFile(s.gen), path.join(data.dir, `snapshot-${s.gen}.jnl`));
-  const newFd = openSync(path.join(data.dir, `journal-${s.gen}.jnl`), 'a');
+  const newFd = openSync(journalFile(s.gen), 'a');
   syncDir(data.dir);
-  closeSync(fd);
+  if (fd !== -1) closeSync(fd);
   fd = newFd;
   unsynced = false;
   for (const old of [`snapshot-${gen}.jnl`, `journal-${gen}.jnl`]) removeFile(path.join(data.dir, old));
@@ -76,32 +156,9 @@ function finishSnapshot(s: { fd: number; gen: number }): void {
 }
 
 const tmpFile = (g: number): string => path.join(data.dir, `snapshot-${g}.tmp`);
+const journalFile = (g: number): string => path.join(data.dir, `journal-${g}.jnl`);
 
-parentPort!.on('message', (message: WriterMessage) => {
-  try {
-    if (fd !== -1 || message.kind === 'drain') handle(message);
-  } catch (err) {
-    if (snapshot !== null && message.kind.startsWith('snapshot')) {
-      snapshot.failed = true;
-      try {
-        closeSync(snapshot.fd);
-      } catch {
-        // already closed by finishSnapshot's finally
-      }
-      removeFile(tmpFile(snapshot.gen));
-      if (message.kind === 'snapshot-end') snapshot = null;
-    }
-    if (message.kind === 'append' || message.kind.startsWith('snapshot')) Atomics.add(data.cells, damageCell, 1);
-    report({ kind: 'failed', what: message.kind, err: (err as Error).message });
-  }
-  Atomics.store(data.cells, doneCell, message.seq);
-  Atomics.notify(data.cells, doneCell);
-  if (message.kind === 'close') parentPort!.close();
-});
-
-function writeAll(target: number, text: string): void {
-  if (text === '') return;
-  const buf = Buffer.from(text, 'utf8');
+function writeAll(target: number, buf: Buffer): void {
   let off = 0;
   while (off < buf.length) off += writeSync(target, buf, off, buf.length - off);
 }
@@ -110,7 +167,7 @@ function removeFile(file: string): void {
   try {
     unlinkSync(file);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') report('remove', err);
   }
 }
 
@@ -122,3 +179,26 @@ function syncDir(dir: string): void {
     closeSync(dirFd);
   }
 }
+
+try {
+  fd = openSync(journalFile(gen), 'a');
+} catch (err) {
+  Atomics.add(data.flags, damageCell, 1);
+  report('open', err);
+}
+
+let pollMs = busyPollMs;
+while (!closed) {
+  const seen = Atomics.load(data.flags, wakeCell);
+  const bytes = take();
+  if (bytes !== null) {
+    handle(bytes);
+    Atomics.store(data.positions, doneCell, BigInt(consumed - carry.length));
+    Atomics.notify(data.positions, doneCell);
+    pollMs = busyPollMs;
+    continue; // more may have come meanwhile
+  }
+  Atomics.wait(data.flags, wakeCell, seen, pollMs);
+  pollMs = Math.min(idlePollMs, pollMs * 2);
+}
+parentPort!.close();

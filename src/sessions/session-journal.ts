@@ -1,13 +1,14 @@
 // The embedded store's durability: an append-only journal of session changes under
 // <stateDir>/sessions/, and a snapshot it is compacted into when it grows past a multiple of the
-// live data. Records go out in batches: whatever one event-loop turn queued is handed to the
-// writer thread at the end of the turn, in one message (journal-writer.ts), which writes it and,
-// on the store's flush timer, fdatasyncs. The main thread never waits for the disk while serving.
+// live data. Records go out in batches: whatever one event-loop turn queued is put, at the end of
+// the turn, into the writer thread's ring of shared memory (journal-writer.ts); that thread writes
+// it within a few milliseconds and, on the store's flush timer, fdatasyncs. The main thread never
+// waits for the disk while serving.
 //
 // Files of generation G: snapshot-G.jnl (complete state at compaction, absent for G = 0) and
 // journal-G.jnl (changes since). Compaction writes snapshot-(G+1).tmp, fsyncs, renames it into
 // place, then starts journal-(G+1): a crash at any point leaves one readable generation.
-import { mkdirSync, openSync, readdirSync, readFileSync, unlinkSync as unlinkFile } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, unlinkSync as unlinkFile } from 'node:fs';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from '../log.ts';
@@ -24,21 +25,20 @@ export interface SessionJournalOptions {
 }
 
 export interface FlushStats {
-  /** Handed to the writer: the records' length in UTF-16 units plus each line's checksum (≈ bytes for JSON that is mostly ASCII). */
+  /** Handed to the writer: the records' bytes, with each line's checksum. */
   readonly bytes: number;
   /** Main-thread time it took. */
   readonly ms: number;
 }
 
 export interface WriteMark {
-  readonly seq: number;
+  /** The writer's stream position when the mark was taken. */
+  readonly position: number;
   readonly damageCount: number;
 }
 
-/** A snapshot crosses to the writer in messages of about this many characters. */
+/** A snapshot goes to the writer in lists of records of about this many characters. */
 const snapshotChunk = 1 << 20;
-/** A line's checksum, space and newline. */
-const lineOverhead = 10;
 
 const fileName = /^(snapshot|journal)-(\d+)\.jnl$/;
 
@@ -89,8 +89,9 @@ export class SessionJournal {
       const m = fileName.exec(name);
       if ((m !== null && Number(m[2]) !== this.#gen) || name.endsWith('.tmp')) removeFile(path.join(this.#dir, name), true);
     }
-    const fd = openSync(path.join(this.#dir, `journal-${this.#gen}.jnl`), 'a');
-    this.#writer = new JournalWriter({ dir: this.#dir, fd, gen: this.#gen, logger: this.#logger });
+    // Opened here once, so a journal that cannot be written fails the start, not the writer thread later.
+    closeSync(openSync(path.join(this.#dir, `journal-${this.#gen}.jnl`), 'a'));
+    this.#writer = new JournalWriter({ dir: this.#dir, gen: this.#gen, logger: this.#logger });
   }
 
   /**
@@ -148,9 +149,7 @@ export class SessionJournal {
     const started = performance.now();
     const lines = this.#pending;
     this.#pending = [];
-    let bytes = 0;
-    for (const json of lines) bytes += json.length + lineOverhead;
-    writer.post({ kind: 'append', lines });
+    const bytes = writer.append(lines);
     this.#journalBytes += bytes;
     return { bytes, ms: performance.now() - started };
   }
@@ -158,14 +157,14 @@ export class SessionJournal {
   /** Hands over what is queued, then asks for an fdatasync of everything written. */
   flush(): FlushStats {
     const stats = this.write();
-    this.#writer?.post({ kind: 'sync' });
+    this.#writer?.sync();
     return stats;
   }
 
   /** A mark for isWritten(): everything handed over until now. */
   mark(): WriteMark {
     const writer = this.#writer;
-    return writer === null ? { seq: 0, damageCount: 0 } : { seq: writer.post({ kind: 'drain' }), damageCount: writer.damageCount };
+    return writer === null ? { position: 0, damageCount: 0 } : { position: writer.mark(), damageCount: writer.damageCount };
   }
 
   /**
@@ -177,7 +176,7 @@ export class SessionJournal {
     const writer = this.#writer;
     if (writer === null) return 'written';
     if (writer.damageCount !== mark.damageCount) return 'failed';
-    return writer.isDone(mark.seq) ? 'written' : 'waiting';
+    return writer.isDone(mark.position) ? 'written' : 'waiting';
   }
 
   /** Hands over what is queued and waits until the writer has written it (tests, tools). */
@@ -201,24 +200,7 @@ export class SessionJournal {
     const started = performance.now();
     const gen = this.#gen + 1;
     this.#pending = []; // everything queued is in the snapshot
-    writer.post({ kind: 'snapshot-begin', gen });
-    let bytes = 0;
-    let chunk: string[] = [];
-    let chunkLength = 0;
-    for (const op of live) {
-      const json = JSON.stringify(op);
-      chunk.push(json);
-      chunkLength += json.length;
-      if (chunkLength > snapshotChunk) {
-        writer.post({ kind: 'snapshot-lines', lines: chunk });
-        bytes += chunkLength + lineOverhead * chunk.length;
-        chunk = [];
-        chunkLength = 0;
-      }
-    }
-    writer.post({ kind: 'snapshot-lines', lines: chunk });
-    bytes += chunkLength + lineOverhead * chunk.length;
-    writer.post({ kind: 'snapshot-end' });
+    const bytes = writer.snapshot(gen, snapshotChunks(live));
     this.#gen = gen;
     this.#snapshotBytes = bytes;
     this.#journalBytes = 0;
@@ -234,6 +216,23 @@ export class SessionJournal {
     this.write();
     this.#writer?.close(); // kept: writeState() still reads its progress
   }
+}
+
+/** The snapshot's records, in lists of about `snapshotChunk` characters. */
+function* snapshotChunks(live: Iterable<JournalOp>): Generator<string[]> {
+  let chunk: string[] = [];
+  let length = 0;
+  for (const op of live) {
+    const json = JSON.stringify(op);
+    chunk.push(json);
+    length += json.length;
+    if (length > snapshotChunk) {
+      yield chunk;
+      chunk = [];
+      length = 0;
+    }
+  }
+  yield chunk;
 }
 
 function removeFile(file: string, missingOk = false): void {

@@ -114,6 +114,34 @@ describe('embedded session store', () => {
     assert.equal(open().get(r.id)?.data.get('n'), '400');
   });
 
+  it('gets the records of a turn written while the main thread is stuck, without a flush', async (t) => {
+    const { dir, open } = setup(t);
+    const a = open();
+    const r = record('shop', '1', { n: 1 });
+    a.create(r, 60_000);
+    await new Promise((resolve) => setImmediate(resolve)); // the end of the turn hands the record over
+    // Hold the main thread, as a call stuck in an isolate does: only the writer thread can write now.
+    const file = path.join(dir, 'journal-0.jnl');
+    const deadline = Date.now() + 5_000;
+    while (statSync(file).size === 0 && Date.now() < deadline) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10);
+    assert.match(readFileSync(file, 'utf8'), new RegExp(`^[0-9a-f]{8} \\["c","${r.id}"`));
+  });
+
+  it('writes records larger than the ring of the writer, and the ones after them, in order', (t) => {
+    const { open } = setup(t);
+    const a = open();
+    const big = record('shop', '1', { blob: 'é'.repeat(6 << 20) }); // 12 MiB of UTF-8, over the 8 MiB ring
+    const after = record('shop', '1', { n: 2 });
+    a.create(big, 60_000);
+    a.create(after, 60_000);
+    a.flush();
+    a.update(after, { set: ['n', '3'], del: [] }, 60_000);
+    a.close();
+    const b = open();
+    assert.equal(b.get(big.id)?.data.get('blob'), big.data.get('blob'));
+    assert.equal(b.get(after.id)?.data.get('n'), '3');
+  });
+
   it('compacts from memory when the writer thread fails to write, and loses nothing', async (t) => {
     const { dir, logs, open } = setup(t);
     const a = open();
