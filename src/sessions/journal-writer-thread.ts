@@ -6,7 +6,7 @@ import { closeSync, fdatasyncSync, fsyncSync, openSync, renameSync, unlinkSync, 
 import path from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
 import { lineChecksum } from './journal-codec.ts';
-import { command, consumedCell, damageCell, doneCell, producedCell, wakeCell, type WriterData, type WriterReport } from './journal-writer.ts';
+import { checksumBytes, command, consumedCell, damageCell, doneCell, producedCell, wakeCell, type WriterData, type WriterReport } from './journal-writer.ts';
 
 const data = workerData as WriterData;
 const ring = Buffer.from(data.ring);
@@ -49,16 +49,18 @@ function take(): Buffer | null {
 
 /** Handles every complete line of `bytes`; keeps the incomplete rest for the next look. */
 function handle(bytes: Buffer): void {
-  const target = (): number => (snapshot !== null ? snapshot.fd : fd);
-  let records: Buffer[] = [];
+  // Records go out as `<checksum> <json>\n`, many to a write(), built in one buffer (room for
+  // the checksums of records of 36 bytes and more; a write makes room when shorter ones fill it).
+  let out = Buffer.allocUnsafe(bytes.length + (bytes.length >>> 2) + 64);
+  let used = 0;
   let recordTarget = -1;
   const writeRecords = (): void => {
-    if (records.length === 0) return;
-    const out = Buffer.concat(records);
-    records = [];
+    if (used === 0) return;
+    const n = used;
+    used = 0;
+    if (snapshot !== null && snapshot.failed) return;
     try {
-      if (snapshot !== null && snapshot.failed) return;
-      writeAll(recordTarget, out);
+      writeAll(recordTarget, out.subarray(0, n));
       if (recordTarget === fd) unsynced = true;
     } catch (err) {
       if (snapshot !== null && recordTarget === snapshot.fd) failSnapshot();
@@ -77,18 +79,26 @@ function handle(bytes: Buffer): void {
       runCommand(line.toString('utf8'));
       continue;
     }
-    const t = target();
-    if (t !== recordTarget) {
+    const target = snapshot !== null ? snapshot.fd : fd;
+    if (target !== recordTarget) {
       writeRecords();
-      recordTarget = t;
+      recordTarget = target;
     }
-    records.push(Buffer.from(`${lineChecksum(line)} `), line, newline);
+    const need = checksumBytes + line.length + 1;
+    if (used + need > out.length) {
+      writeRecords();
+      if (need > out.length) out = Buffer.allocUnsafe(need);
+    }
+    out.write(lineChecksum(line), used, 'latin1');
+    out[used + checksumBytes - 1] = 32; // space
+    line.copy(out, used + checksumBytes);
+    out[used + need - 1] = 10; // newline
+    used += need;
   }
   writeRecords();
   carry = Buffer.from(bytes.subarray(start));
 }
 
-const newline = Buffer.from('\n');
 
 function runCommand(line: string): void {
   try {

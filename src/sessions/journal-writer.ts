@@ -56,7 +56,7 @@ export const command = {
 } as const;
 
 /** The checksum and the space the writer puts before each record (journal-codec.ts encodeLine). */
-const checksumBytes = 9;
+export const checksumBytes = 9;
 const ringBytes = 8 << 20;
 /** How long close() waits for the writer before it gives up (the writer thread is stuck or gone). */
 const closeWaitMs = 10_000;
