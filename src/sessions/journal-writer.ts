@@ -57,7 +57,8 @@ export const command = {
 
 /** The checksum and the space the writer puts before each record (journal-codec.ts encodeLine). */
 export const checksumBytes = 9;
-const ringBytes = 8 << 20;
+// Over a second of records at 25,000 sticky requests a second (~70 bytes each), 200 of the writer's looks; a compaction's snapshot passes through #overflow.
+const ringBytes = 2 << 20;
 /** How long close() waits for the writer before it gives up (the writer thread is stuck or gone). */
 const closeWaitMs = 10_000;
 

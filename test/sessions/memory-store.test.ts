@@ -130,7 +130,7 @@ describe('embedded session store', () => {
   it('writes records larger than the ring of the writer, and the ones after them, in order', (t) => {
     const { open } = setup(t);
     const a = open();
-    const big = record('shop', '1', { blob: 'é'.repeat(6 << 20) }); // 12 MiB of UTF-8, over the 8 MiB ring
+    const big = record('shop', '1', { blob: 'é'.repeat(6 << 20) }); // 12 MiB of UTF-8, over the 2 MiB ring
     const after = record('shop', '1', { n: 2 });
     a.create(big, 60_000);
     a.create(after, 60_000);
