@@ -1,4 +1,4 @@
-// npm run bench -- [--only a,b] [--ladder] [--duration 2] [--rounds 3] [--connections 32] [--rate 10000] [--json out.json] [--compare old.json] [--quick]
+// npm run bench -- [--only a,b] [--ladder] [--duration 2] [--rounds 3] [--connections 32] [--rate 10000] [--json out.json] [--compare old.json] [--against DIR] [--quick]
 //
 // Every claim about tandem's speed comes from this script: all contenders run on 127.0.0.1 in the
 // same run, one after the other, and are reported against the bare node:http baseline.
@@ -60,6 +60,11 @@
 // measured run, in percent of one core; a WARNING line appears when any row had more than 10 %, or
 // when the cores were busy just before the run: such numbers are not comparable with a quiet run's.
 // --json FILE writes every number; --compare FILE prints the change against an earlier --json.
+// --against DIR: every tandem contender picked also runs from another checkout of tandem (one with
+// its node_modules), as `<name>@against`, in the same rounds, in turn with this one: the way to
+// compare two builds here. Not both at once on the shared core: the kernel then shares the core
+// fairly between their threads, which hides what one build spends on threads besides its main
+// one (measured: a 9% difference in the journal writer's wake-ups read as 0.5%).
 // --quick: one round of 2 s, 1 s warm-up (Tomcat 3 s), 5 tandem and 1 Tomcat deploy tries, memory 1/10,
 // neighbour 2 s per run. The default run (no --ladder) takes about 3 minutes (173 s measured); --ladder adds about 35 s.
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -87,6 +92,21 @@ const ladder = new Set([nodeHttpDeferred.name, nodeHttpIsolate.name]);
 /** Measured again at the fixed --rate: the baseline and tandem's sticky path (the p99 target's subject). */
 const atRateNames = new Set([nodeHttp.name, tandemSession.name]);
 
+const tandemContenders = new Set([tandemNoSession.name, tandemSession.name, tandemTwoVersions.name]);
+
+/** Each tandem contender, followed by its copy started from `againstDir` (see --against). */
+function withAgainst(all: readonly Contender[], againstDir: string | null): Contender[] {
+  if (againstDir === null) return [...all];
+  const from = (c: Contender): Contender => ({
+    name: `${c.name}@against`,
+    async start(ctx) {
+      const outcome = await c.start({ ...ctx, repoRoot: againstDir });
+      return outcome.kind === 'started' ? { kind: 'started', target: { ...outcome.target, detail: `${outcome.target.detail}; tandem from ${againstDir}` } } : outcome;
+    },
+  });
+  return all.flatMap((c) => (tandemContenders.has(c.name) ? [c, from(c)] : [c]));
+}
+
 interface BenchOptions {
   readonly only: ReadonlySet<string>;
   readonly durationSeconds: number;
@@ -96,6 +116,8 @@ interface BenchOptions {
   readonly rate: number;
   readonly jsonFile: string | null;
   readonly compareFile: string | null;
+  /** Another tandem checkout whose tandem contenders run beside this one's. */
+  readonly againstDir: string | null;
   readonly quick: boolean;
 }
 
@@ -112,12 +134,13 @@ function parseOptions(argv: readonly string[]): BenchOptions {
       ladder: { type: 'boolean' },
       json: { type: 'string' },
       compare: { type: 'string' },
+      against: { type: 'string' },
       quick: { type: 'boolean' },
       help: { type: 'boolean' },
     },
   });
   if (values.help === true) {
-    process.stdout.write(`usage: node --no-node-snapshot scripts/bench/run.ts [--only ${allNames.join(',')}] [--ladder] [--duration 2] [--rounds 3] [--connections 32] [--rate 10000] [--json out.json] [--compare old.json] [--quick]\n`);
+    process.stdout.write(`usage: node --no-node-snapshot scripts/bench/run.ts [--only ${allNames.join(',')}] [--ladder] [--duration 2] [--rounds 3] [--connections 32] [--rate 10000] [--json out.json] [--compare old.json] [--against DIR] [--quick]\n`);
     process.exit(0);
   }
   const quick = values.quick === true;
@@ -138,6 +161,7 @@ function parseOptions(argv: readonly string[]): BenchOptions {
     rate: positive('rate', values.rate, 10_000),
     jsonFile: values.json ?? null,
     compareFile: values.compare ?? null,
+    againstDir: values.against === undefined ? null : path.resolve(values.against),
     quick,
   };
 }
@@ -178,8 +202,8 @@ async function main(): Promise<number> {
   try {
     // 1. Start every contender and warm it up; they stay up, idle, while the others are measured.
     const live: LiveContender[] = [];
-    for (const contender of contenders) {
-      if (!options.only.has(contender.name)) continue;
+    for (const contender of withAgainst(contenders, options.againstDir)) {
+      if (!options.only.has(contender.name.replace(/@against$/, ''))) continue;
       log(`== ${contender.name}`);
       try {
         const outcome = await contender.start(ctx);
