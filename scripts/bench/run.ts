@@ -5,6 +5,8 @@
 //
 // Contenders (throughput; --only takes these names and the two phases below):
 //   node-http         baseline: node:http `res.end('Hello')` on the same Node binary (process.execPath)
+//   net-raw           (only with --ladder or --only) the floor below the baseline: node:net answering
+//                     fixed bytes, no HTTP parser (fixtures/net-raw-server.mjs)
 //   node-http-deferred  (only with --ladder or --only) rung 1 between baseline and tandem: node:http answering in one setImmediate
 //                     batch per event-loop turn, as tandem batches requests (fixtures/node-http-ladder.mjs)
 //   node-http-isolate (only with --ladder or --only) rung 2: those batches crossing into an isolated-vm isolate, one timed
@@ -66,13 +68,13 @@
 // fairly between their threads, which hides what one build spends on threads besides its main
 // one (measured: a 9% difference in the journal writer's wake-ups read as 0.5%).
 // --quick: one round of 2 s, 1 s warm-up (Tomcat 3 s), 5 tandem and 1 Tomcat deploy tries, memory 1/10,
-// neighbour 2 s per run. The default run (no --ladder) takes about 3 minutes (173 s measured); --ladder adds about 35 s.
+// neighbour 2 s per run. The default run (no --ladder) takes about 3 minutes (173-192 s measured); --ladder adds about 45 s.
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { medianBy, medianSample, serverCpuCost, type BenchContext, type ServerCpuCost, type Contender, type LatencySummary, type Target } from './contender.ts';
-import { nodeHttp, nodeHttpDeferred, nodeHttpIsolate } from './contenders/node-http.ts';
+import { netRaw, nodeHttp, nodeHttpDeferred, nodeHttpIsolate } from './contenders/node-http.ts';
 import { tandemNoSession, tandemSession, tandemTwoVersions } from './contenders/tandem.ts';
 import { tomcat } from './contenders/tomcat.ts';
 import { workerd } from './contenders/workerd.ts';
@@ -84,11 +86,11 @@ import { measureNeighbour, type NeighbourResult } from './neighbour.ts';
 import { formatComparison, formatReport, type BenchReport, type ThroughputResult } from './report.ts';
 import { detectPinning, treeCpuTicks, treeRss } from './server-process.ts';
 
-const contenders: readonly Contender[] = [nodeHttp, nodeHttpDeferred, nodeHttpIsolate, tandemNoSession, tandemSession, tandemTwoVersions, workerd, tomcat];
+const contenders: readonly Contender[] = [nodeHttp, netRaw, nodeHttpDeferred, nodeHttpIsolate, tandemNoSession, tandemSession, tandemTwoVersions, workerd, tomcat];
 const phases = ['tandem-deploy', 'tandem-memory', 'tandem-neighbour'] as const;
 const allNames = [...contenders.map((c) => c.name), ...phases];
 /** Rungs between the baseline and tandem: they explain where tandem's cost goes, and are not in the default run. */
-const ladder = new Set([nodeHttpDeferred.name, nodeHttpIsolate.name]);
+const ladder = new Set([netRaw.name, nodeHttpDeferred.name, nodeHttpIsolate.name]);
 /** Measured again at the fixed --rate: the baseline and tandem's sticky path (the p99 target's subject). */
 const atRateNames = new Set([nodeHttp.name, tandemSession.name]);
 

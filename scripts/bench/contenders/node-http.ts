@@ -1,4 +1,5 @@
 // Contender 1, the baseline: bare node:http `res.end('Hello')` on the same Node binary as tandem.
+// Below it, the floor: node:net answering fixed bytes, no HTTP parsing (fixtures/net-raw-server.mjs).
 // Then two rungs between it and tandem (fixtures/node-http-ladder.mjs): the same server answering
 // in one batch per event-loop turn, and those batches crossing into an isolate. They show how much
 // of tandem's distance to the baseline its architecture costs before tandem does any work.
@@ -27,6 +28,8 @@ function nodeServer(name: string, args: readonly string[], detail: string): Cont
 const fixtures = path.join(import.meta.dirname, '..', 'fixtures');
 
 export const nodeHttp = nodeServer('node-http', [path.join(fixtures, 'node-http-server.mjs'), '0'], `node ${process.version}`);
+
+export const netRaw = nodeServer('net-raw', [path.join(fixtures, 'net-raw-server.mjs'), '0'], 'node:net answering each request with fixed bytes, no HTTP parser: the cost of loopback TCP, epoll and libuv');
 
 export const nodeHttpDeferred = nodeServer(
   'node-http-deferred',
