@@ -3,6 +3,7 @@ import type { LatencySummary } from './contender.ts';
 import type { LoadResult } from './load.ts';
 import type { MemoryScale } from './memory-scale.ts';
 import type { NeighbourResult } from './neighbour.ts';
+import { checkTargets } from './targets.ts';
 
 export interface ThroughputResult extends LoadResult {
   /** req/s of every round, in order; the rest of the result is the median round's. */
@@ -166,6 +167,9 @@ export function formatReport(report: BenchReport): string {
     out.push('  --off-thread-after 0 keeps every call on the main thread: the hello app then waits for each heavy call');
     out.push('');
   }
+  const targets = checkTargets(report);
+  out.push('targets (a target whose contender or phase did not run is not measured)');
+  out.push(table(['target', 'this run', 'verdict'], targets.map((c) => [c.target, c.measured, c.verdict]), ['l', 'r', 'l']));
   return out.join('\n');
 }
 

@@ -62,6 +62,7 @@
 // measured run, in percent of one core; a WARNING line appears when any row had more than 10 %, or
 // when the cores were busy just before the run: such numbers are not comparable with a quiet run's.
 // --json FILE writes every number; --compare FILE prints the change against an earlier --json.
+// The report ends with the targets (targets.ts): each with this run's figure and met / NOT met / not measured.
 // --against DIR: every tandem contender picked also runs from another checkout of tandem (one with
 // its node_modules), as `<name>@against`, in the same rounds, in turn with this one: the way to
 // compare two builds here. Not both at once on the shared core: the kernel then shares the core

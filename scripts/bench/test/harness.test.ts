@@ -10,6 +10,7 @@ import { medianSample, percentile, serverCpuCost, summarize } from '../contender
 import { latencySuspicion, runLoad, type LoadResult } from '../load.ts';
 import { formatComparison, formatReport, type BenchReport, type ThroughputResult } from '../report.ts';
 import { ServerProcess, treeCpuTicks, treeRss } from '../server-process.ts';
+import { checkTargets } from '../targets.ts';
 import { zipBytes } from '../../archive-builders.ts';
 
 function unzip(buffer: Buffer): Promise<Map<string, string>> {
@@ -101,6 +102,22 @@ describe('bench harness', () => {
     assert.match(text, /tandem\s+3\s+120\.0\s+300\.0/);
     assert.match(text, /10\s+125\.0\s+2\.50/);
     assert.match(text, /RSS by process 50\.0 \+ 30\.0 MB/);
+  });
+
+  it('checks each target against the run, and says which it could not measure', () => {
+    const run = report({ 'node-http': row(40_000, 3), 'tandem-session': row(31_000, 3.5), workerd: row(15_000, 9) });
+    const verdicts = Object.fromEntries(checkTargets(run).map((c) => [c.target, [c.measured, c.verdict]]));
+    assert.deepEqual(verdicts, {
+      'tandem-session >= 0.75x node-http req/s': ['0.78x', 'met'],
+      'tandem-session req/s above workerd': ['31000 vs 15000', 'met'],
+      'tandem-session req/s above tomcat': ['-', 'not measured'],
+      'p99 added by tandem-session < 1 ms at 32 connections': ['+0.50 ms', 'met'],
+      'deploy latency p50 < 250 ms': ['120 ms', 'met'],
+      '< 10 MB RSS per idle version': ['2.50 MB at 10 versions', 'met'],
+    });
+    const slow = checkTargets(report({ 'node-http': row(40_000, 3), 'tandem-session': row(29_000, 4.5), tomcat: row(35_000, 3) }));
+    assert.deepEqual(slow.filter((c) => c.verdict === 'NOT met').map((c) => c.target), ['tandem-session >= 0.75x node-http req/s', 'tandem-session req/s above tomcat', 'p99 added by tandem-session < 1 ms at 32 connections']);
+    assert.match(formatReport(run), /tandem-session >= 0\.75x node-http req\/s\s+0\.78x\s+met/);
   });
 
   it('turns a server\'s CPU ticks into µs per request and percent busy, and reports them against the baseline', () => {
