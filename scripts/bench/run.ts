@@ -67,7 +67,7 @@
 // its node_modules), as `<name>@against`, in the same rounds, in turn with this one: the way to
 // compare two builds here. Not both at once on the shared core: the kernel then shares the core
 // fairly between their threads, which hides what one build spends on threads besides its main
-// one (measured: a 9% difference in the journal writer's wake-ups read as 0.5%).
+// one (the journal writer's per-turn wake-ups read as 0.5% that way, 6.5-9% in two alternating runs).
 // --quick: one round of 2 s, 1 s warm-up (Tomcat 3 s), 5 tandem and 1 Tomcat deploy tries, memory 1/10,
 // neighbour 2 s per run. The default run (no --ladder) takes about 3 minutes (173-192 s measured); --ladder adds about 45 s.
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
