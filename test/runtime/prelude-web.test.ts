@@ -737,6 +737,28 @@ describe('prelude web globals: events and abort', () => {
     assert.equal(result.badMs, 'TypeError');
   });
 
+  it('lets unobserved followers of a long-lived signal be collected, and keeps those with a listener until it aborts', () => {
+    // An isolate of its own, small: 1,000,000 followers kept alive would need ~100 MB of it.
+    const small = new ivm.Isolate({ memoryLimit: 32 });
+    const context = small.createContextSync();
+    try {
+      context.global.setSync('__hostNow', new ivm.Callback(() => performance.now()));
+      small.compileScriptSync(bundlePrelude(webEntry)).runSync(context);
+      context.evalSync(`globalThis.root = new AbortController(); globalThis.heard = 0;
+        // One request's worth: followers nobody keeps (as Request.signal of a fetch), and every 100th with a listener.
+        globalThis.follow = (n, listen) => { for (let i = 0; i < n; i++) { const s = AbortSignal.any([root.signal]); if (listen && i % 100 === 0) s.addEventListener('abort', () => heard++); } };`);
+      // Many host calls, as requests are: V8 collects a WeakRef's target only after the call that made it.
+      for (let call = 0; call < 1000; call++) context.evalSync('follow(1000, false)');
+      for (let call = 0; call < 20; call++) context.evalSync('follow(1000, true)');
+      for (let call = 0; call < 200; call++) context.evalSync('follow(1000, false)'); // collections meanwhile
+      context.evalSync('root.abort()');
+      assert.equal(context.evalSync('heard'), 200, 'every follower with a listener heard the abort, none was collected');
+    } finally {
+      context.release();
+      small.dispose();
+    }
+  });
+
   it('builds DOMException with name, message, legacy code and stack', async () => {
     const result = await run(`
       const e = new DOMException('went wrong', 'DataCloneError');

@@ -4,6 +4,10 @@ import { DOMException } from './dom-exception.js';
 import { Event, EventTarget, reportListenerError } from './events.js';
 
 const kCreate = Symbol('create AbortSignal');
+// Captured now: an app that replaces WeakRef must not change what a signal keeps.
+const WeakRefClass = WeakRef;
+/** A signal's dependents are first looked over for collected ones at this many. */
+const minPrune = 64;
 let signalAbort; // assigned once by AbortSignal's static block
 let followSignals;
 
@@ -14,7 +18,13 @@ export class AbortSignal extends EventTarget {
   #handlerInstalled = false;
   #composite = false;
   #sources = null; // Set<AbortSignal>: the simple signals a composite follows
-  #dependents = null; // Set<AbortSignal>: composites following this one
+  // The composites following this one: each as a WeakRef (the DOM Standard lets a composite nobody
+  // can observe be collected: otherwise every AbortSignal.any() of a long-lived signal, and every
+  // Request made with it, stayed in memory until it aborted), or the composite itself once it has
+  // an abort listener. Emptied WeakRefs are dropped when the set has doubled since the last look.
+  #dependents = null;
+  #pruneAt = minPrune;
+  #ref = null; // this composite's WeakRef in its sources' #dependents
 
   constructor(key = undefined) {
     if (key !== kCreate) throw new TypeError('Illegal constructor: use new AbortController().signal or AbortSignal.abort()');
@@ -26,6 +36,18 @@ export class AbortSignal extends EventTarget {
 
   throwIfAborted() {
     if (this.#aborted) throw this.#reason;
+  }
+
+  addEventListener(type, listener, options = undefined) {
+    super.addEventListener(type, listener, options);
+    // A composite with an abort listener must outlive its last reference: its sources keep it.
+    if (this.#ref !== null && String(type) === 'abort' && listener !== null && listener !== undefined) {
+      for (const source of this.#sources) {
+        source.#dependents?.delete(this.#ref);
+        source.#dependents?.add(this);
+      }
+      this.#ref = null;
+    }
   }
 
   get onabort() { return this.#onabort; }
@@ -76,8 +98,9 @@ export class AbortSignal extends EventTarget {
       signal.#reason = reason === undefined ? new DOMException('This operation was aborted', 'AbortError') : reason;
       const dependents = [];
       if (signal.#dependents !== null) {
-        for (const dep of signal.#dependents) {
-          if (dep.#aborted) continue;
+        for (const entry of signal.#dependents) {
+          const dep = entry instanceof AbortSignal ? entry : entry.deref();
+          if (dep === undefined || dep.#aborted) continue;
           dep.#aborted = true;
           dep.#reason = signal.#reason;
           dependents.push(dep);
@@ -99,23 +122,36 @@ export class AbortSignal extends EventTarget {
       }
       result.#composite = true;
       result.#sources = new Set();
+      result.#ref = new WeakRefClass(result);
       for (const s of list) {
         const simple = s.#composite ? s.#sources : [s];
         for (const source of simple) {
           if (source.#aborted) continue;
           result.#sources.add(source);
-          (source.#dependents ??= new Set()).add(result);
+          source.#addDependent(result.#ref);
         }
       }
       return result;
     };
   }
 
+  #addDependent(ref) {
+    const dependents = (this.#dependents ??= new Set());
+    dependents.add(ref);
+    if (dependents.size < this.#pruneAt) return;
+    for (const entry of dependents) if (!(entry instanceof AbortSignal) && entry.deref() === undefined) dependents.delete(entry);
+    this.#pruneAt = Math.max(minPrune, 2 * dependents.size);
+  }
+
   #fireAbort() {
     // A composite that has aborted no longer needs its sources to keep it alive.
     if (this.#sources !== null) {
-      for (const source of this.#sources) source.#dependents?.delete(this);
+      for (const source of this.#sources) {
+        source.#dependents?.delete(this);
+        if (this.#ref !== null) source.#dependents?.delete(this.#ref);
+      }
       this.#sources = null;
+      this.#ref = null;
     }
     try {
       this.dispatchEvent(new Event('abort'));
