@@ -56,8 +56,6 @@ interface BundleRecord {
   prepared: PreparedBundle | null;
   /** When its isolate broke (CPU/memory), for the 3-in-60-s rule. */
   breaks: number[];
-  /** Its calls as the stuck-isolate watchdog sees them; null without a watchdog. */
-  mark: EntryMark | null;
 }
 
 const maxBreaks = 3;
@@ -73,6 +71,8 @@ export class Deployer {
   readonly #retiring = new Set<Promise<void>>();
   readonly #quarantine: Quarantine | null;
   readonly #watchdog: StuckIsolateWatchdog | null;
+  /** The watchdog slot of every live copy (AppIsolate) of every version. */
+  readonly #marks = new Map<AppIsolate, EntryMark>();
   readonly #reaper: OldVersionReaper | null;
   #stopping = false;
 
@@ -207,7 +207,7 @@ export class Deployer {
       return;
     }
     const version = this.#o.registry.add(bundle.name, bundle.contextPath, bundle.version, event.fileName);
-    const record: BundleRecord = { bundle, path: event.path, fingerprint: print, version, prepared: null, breaks: [], mark: null };
+    const record: BundleRecord = { bundle, path: event.path, fingerprint: print, version, prepared: null, breaks: [] };
     this.#bundles.set(event.fileName, record);
     if (this.#quarantine?.holds(event.fileName, print) === true) {
       this.#quarantined(record, this.#quarantine.file);
@@ -283,11 +283,11 @@ export class Deployer {
   #start(record: BundleRecord, prepared: PreparedBundle, offThread = false): Promise<AppIsolate> {
     const { version, bundle } = record;
     const log = versionLogger(this.#o.logger, bundle.name, version.label);
-    const watched = { app: bundle.name, version: version.label, source: bundle.fileName, fingerprint: record.fingerprint, timeoutMs: this.#o.cpuLimitMs };
-    if (this.#watchdog !== null) {
-      if (record.mark === null) record.mark = this.#watchdog.watch(watched);
-      else this.#watchdog.update(record.mark, watched);
-    }
+    // The files this copy is loaded from. During a redeploy the old copy serves (and drains) beside
+    // the new one: a crash of either must quarantine the files that copy came from, not the newest.
+    const fingerprint = record.fingerprint;
+    // Each copy its own watch slot, watched until it is disposed, draining included.
+    const mark = this.#watchdog?.watch({ app: bundle.name, version: version.label, source: bundle.fileName, fingerprint, timeoutMs: this.#o.cpuLimitMs }) ?? null;
     return AppIsolate.load({
       app: bundle.name,
       version: version.label,
@@ -303,24 +303,47 @@ export class Deployer {
       logger: log,
       outbound: this.#o.outbound,
       newSessionId: () => this.#o.sessions.issueId(bundle.name),
-      onBroken: (reason, message, unsent) => this.#broken(record, reason, message, unsent),
-      onCatastrophic: (message) => this.#catastrophic(record, message),
-      ...(record.mark === null ? {} : { entryMark: record.mark }),
-    });
+      onBroken: (reason, message, unsent) => {
+        this.#unwatch(mark);
+        this.#broken(record, reason, message, unsent);
+      },
+      onCatastrophic: (message) => this.#catastrophic(record, fingerprint, message),
+      ...(mark === null ? {} : { entryMark: mark }),
+    }).then(
+      (runtime) => {
+        if (mark !== null) this.#marks.set(runtime, mark);
+        return runtime;
+      },
+      (err: unknown) => {
+        this.#unwatch(mark);
+        throw err;
+      },
+    );
+  }
+
+  #unwatch(mark: EntryMark | null): void {
+    if (mark !== null) this.#watchdog?.unwatch(mark);
+  }
+
+  /** Frees a copy of a version and stops watching its calls. */
+  #dispose(runtime: AppIsolate): void {
+    runtime.dispose();
+    this.#unwatch(this.#marks.get(runtime) ?? null);
+    this.#marks.delete(runtime);
   }
 
   /**
    * V8 lost an isolate (isolated-vm's callback, on the main thread): no request may enter it again
    * (isolated-vm: stop serving, then exit), the bundle is quarantined, then the host's hook aborts.
    */
-  #catastrophic(record: BundleRecord, message: string): void {
+  #catastrophic(record: BundleRecord, fingerprint: string, message: string): void {
     const { version } = record;
     if (version.runtime !== null) {
       version.runtime = null;
       this.#o.registry.setStatus(version, 'failed');
     }
     try {
-      this.#quarantine?.add(record.bundle.fileName, record.fingerprint);
+      this.#quarantine?.add(record.bundle.fileName, fingerprint);
       record.version.quarantined = this.#quarantine !== null;
     } catch (err) {
       this.#o.logger.error({ app: record.bundle.name, version: record.version.label, err }, 'could not write the quarantine record');
@@ -334,7 +357,7 @@ export class Deployer {
       if (runtime !== null) {
         const drained = await runtime.idle(this.#o.drainTimeoutMs);
         if (!drained) log.warn({ inFlight: runtime.inFlight, drainTimeoutMs: this.#o.drainTimeoutMs }, 'drain timeout, unfinished requests cut off');
-        runtime.dispose();
+        this.#dispose(runtime);
       }
       if (prepared !== null) await releaseBundle(prepared);
     })().catch((err: unknown) => log.error({ err }, 'retiring a copy failed'));
@@ -368,7 +391,7 @@ export class Deployer {
     const reloading = this.#start(record, prepared, reason === 'cpu-limit').then(
       (runtime) => {
         if (version.status === 'stopped') {
-          runtime.dispose();
+          this.#dispose(runtime);
           return null;
         }
         version.runtime = runtime;
@@ -397,7 +420,6 @@ export class Deployer {
     if (record === undefined) return;
     this.#bundles.delete(fileName);
     const { version, bundle } = record;
-    if (record.mark !== null) this.#watchdog?.unwatch(record.mark);
     const log = versionLogger(this.#o.logger, bundle.name, version.label);
     const started = performance.now();
     this.#o.registry.setStatus(version, 'stopped');

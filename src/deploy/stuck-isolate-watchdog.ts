@@ -56,11 +56,6 @@ export class StuckIsolateWatchdog {
     return { cells: this.cells, slot };
   }
 
-  /** The version's files changed: a crash now quarantines the new fingerprint. */
-  update(mark: EntryMark, version: WatchedVersion): void {
-    this.#post({ kind: 'watch', slot: mark.slot, version });
-  }
-
   unwatch(mark: EntryMark): void {
     this.#post({ kind: 'unwatch', slot: mark.slot });
   }

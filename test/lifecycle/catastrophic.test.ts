@@ -51,32 +51,7 @@ describe('catastrophic isolate failure', () => {
     await mkdir(webapps, { recursive: true });
     await writeFolder(webapps, dir, 'good##1.0.0', { 'index.mjs': goodApp });
     await writeFolder(webapps, dir, 'bad##1.0.0', { 'index.mjs': badApp(true) });
-    const port = await freePort();
-    const adminPort = await freePort();
-    const logs: LogLine[] = [];
-    const child: ChildProcess = spawn(process.execPath, ['--no-node-snapshot', cli, '--webapps', webapps, '--state-dir', stateDir, '--port', String(port), '--admin-port', String(adminPort), '--cpu-limit', '200', '--settle', '50'], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, TANDEM_ADMIN_TOKEN: '' } });
-    let buffered = '';
-    child.stdout!.on('data', (chunk: Buffer) => {
-      buffered += chunk.toString('utf8');
-      const lines = buffered.split('\n');
-      buffered = lines.pop()!;
-      for (const line of lines) if (line.startsWith('{')) logs.push(JSON.parse(line) as LogLine);
-    });
-    let stderr = '';
-    child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
-    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-    t.after(async () => {
-      // SIGTERM, so the supervisor stops its host too: a SIGKILLed supervisor leaves the host running.
-      if (child.exitCode === null && child.signalCode === null) {
-        child.kill('SIGTERM');
-        const killer = setTimeout(() => child.kill('SIGKILL'), 5000);
-        await exited;
-        clearTimeout(killer);
-      }
-      await rm(dir, { recursive: true, force: true });
-    });
-    const listening = (): LogLine[] => logs.filter((l) => l.msg === 'listening');
-    const url = `http://127.0.0.1:${port}`;
+    const { logs, listening, url, child, exited, stderr } = await superviseCli(t, webapps, stateDir, dir);
 
     await waitFor(() => listening().length === 1, 15_000, 'the host to listen');
     const hostArgs = (await readFile(`/proc/${String(listening()[0]!['pid'])}/cmdline`, 'utf8')).split('\0');
@@ -132,9 +107,65 @@ describe('catastrophic isolate failure', () => {
     assert.equal(reply.text, 'slow done');
     // 1.5 s of sleep, seen starting before the signal: a reply this late was in flight at SIGTERM.
     assert.ok(Date.now() - termAt > 500, `the reply came ${Date.now() - termAt} ms after SIGTERM: was it in flight?`);
-    assert.equal(await exited, 0, stderr);
+    assert.equal(await exited, 0, stderr());
+  });
+  it('quarantines the files of the copy that crashed during a redeploy, so the fix it was replaced with loads after the restart', async (t) => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'tandem-catastrophic-redeploy-'));
+    const webapps = path.join(dir, 'webapps');
+    const stateDir = path.join(dir, 'state');
+    await mkdir(webapps, { recursive: true });
+    await writeFolder(webapps, dir, 'bad##1.0.0', { 'index.mjs': badApp(true) });
+    const { logs, listening, url } = await superviseCli(t, webapps, stateDir, dir);
+    await waitFor(() => listening().length === 1, 15_000, 'the host to listen');
+    assert.equal((await new Client(url).get('/bad/')).text, 'bad is fine');
+
+    // The fix goes in; its ready() takes a while, and meanwhile the old copy serves.
+    const fixed = `export default {
+  async ready() { console.log('fix getting ready'); await new Promise((r) => setTimeout(r, 1500)); },
+  fetch() { return new Response('fixed'); },
+};`;
+    await writeFile(path.join(webapps, 'bad##1.0.0', 'index.mjs'), fixed);
+    await waitForLog(logs, (l) => l.msg === 'fix getting ready', 'the fixed copy to be loading');
+    const boom = await new Client(url).get('/bad/boom').then((r) => r.status, () => 'connection lost');
+    assert.equal(boom, 'connection lost', 'the old copy took the host down');
+    await waitForLog(logs, (l) => l.msg === 'isolate lost control, host restarting', 'the fatal line');
+    await waitFor(() => listening().length === 2, 10_000, 'the host to listen again');
+
+    const restarted = logs.slice(logs.indexOf(listening()[1]!));
+    await waitFor(async () => (await new Client(url).get('/bad/')).text === 'fixed', 10_000, 'the fixed copy to serve after the restart');
+    assert.ok(!logs.some((l) => l.msg === 'version quarantined, not loaded'), `the new files were not quarantined: ${JSON.stringify(restarted.filter((l) => l.app === 'bad').map((l) => l.msg))}`);
   });
 });
+
+/** The CLI as operators run it (supervisor + host), its JSON log lines collected; stopped with SIGTERM after the test, then `dir` removed. */
+async function superviseCli(t: { after(fn: () => Promise<void>): void }, webapps: string, stateDir: string, dir: string) {
+  const port = await freePort();
+  const adminPort = await freePort();
+  const logs: LogLine[] = [];
+  const child: ChildProcess = spawn(process.execPath, ['--no-node-snapshot', cli, '--webapps', webapps, '--state-dir', stateDir, '--port', String(port), '--admin-port', String(adminPort), '--cpu-limit', '200', '--settle', '50'], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, TANDEM_ADMIN_TOKEN: '' } });
+  let buffered = '';
+  child.stdout!.on('data', (chunk: Buffer) => {
+    buffered += chunk.toString('utf8');
+    const lines = buffered.split('\n');
+    buffered = lines.pop()!;
+    for (const line of lines) if (line.startsWith('{')) logs.push(JSON.parse(line) as LogLine);
+  });
+  let stderr = '';
+  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  t.after(async () => {
+    // SIGTERM, so the supervisor stops its host too: a SIGKILLed supervisor leaves the host running.
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGTERM');
+      const killer = setTimeout(() => child.kill('SIGKILL'), 5000);
+      await exited;
+      clearTimeout(killer);
+    }
+    await rm(dir, { recursive: true, force: true });
+  });
+  const listening = (): LogLine[] => logs.filter((l) => l.msg === 'listening');
+  return { logs, listening, url: `http://127.0.0.1:${port}`, child, exited, stderr: () => stderr };
+}
 
 async function waitForLog(logs: LogLine[], predicate: (l: LogLine) => boolean, what: string): Promise<LogLine> {
   let found: LogLine | undefined;
