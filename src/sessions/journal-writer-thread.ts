@@ -55,6 +55,7 @@ function handle(bytes: Buffer): void {
   let used = 0;
   let recordTarget = -1;
   const writeRecords = (): void => {
+    syncPassiveFiles();
     if (used === 0) return;
     const n = used;
     used = 0;
@@ -75,8 +76,10 @@ function handle(bytes: Buffer): void {
     const line = bytes.subarray(start, end);
     start = end + 1;
     if (line[0] === 1) {
-      writeRecords();
-      runCommand(line.toString('utf8'));
+      const text = line.toString('utf8');
+      // Passive files pile up for one sync; every other command comes after everything before it.
+      if (!text.startsWith(command.passive)) writeRecords();
+      runCommand(text);
       continue;
     }
     const target = snapshot !== null ? snapshot.fd : fd;
@@ -84,14 +87,16 @@ function handle(bytes: Buffer): void {
       writeRecords();
       recordTarget = target;
     }
-    const need = checksumBytes + line.length + 1;
+    syncPassiveFiles(); // a record may name the files before it: they are on disk first
+    const record = unpassivedFailed.size > 0 ? keptActive(line) : line;
+    const need = checksumBytes + record.length + 1;
     if (used + need > out.length) {
       writeRecords();
       if (need > out.length) out = Buffer.allocUnsafe(need);
     }
-    out.write(lineChecksum(line), used, 'latin1');
+    out.write(lineChecksum(record), used, 'latin1');
     out[used + checksumBytes - 1] = 32; // space
-    line.copy(out, used + checksumBytes);
+    record.copy(out, used + checksumBytes);
     out[used + need - 1] = 10; // newline
     used += need;
   }
@@ -107,6 +112,8 @@ function runCommand(line: string): void {
         unsynced = false;
         fdatasyncSync(fd);
       }
+    } else if (line.startsWith(command.passive)) {
+      writePassiveFile(line.slice(command.passive.length));
     } else if (line.startsWith(command.snapshotBegin)) {
       const g = Number(line.slice(command.snapshotBegin.length));
       snapshot = { fd: -1, gen: g, failed: false };
@@ -128,9 +135,81 @@ function runCommand(line: string): void {
     if (what.startsWith('snapshot')) {
       if (snapshot !== null) failSnapshot();
       else removeFile(tmpFile(gen + 1));
-      Atomics.add(data.flags, damageCell, 1);
     }
+    // A sync failure loses nothing yet; a lost file or snapshot does, until memory puts it back.
+    if (what !== 'sync') Atomics.add(data.flags, damageCell, 1);
     report(what, err);
+  }
+}
+
+const passiveDir = path.join(data.dir, 'passive');
+/** Session ids are base64url; anything else would be a path. */
+const sessionIdShape = /^[A-Za-z0-9_-]{1,64}$/;
+
+/**
+ * Sessions whose passive file could not be written, with their data: the 'p' records that follow
+ * (the journal's, a snapshot's) are written as 'c' records holding the data instead, so the files
+ * never name a passivated session whose data is nowhere. The main thread, told by the damage
+ * count, makes them active again in memory too.
+ */
+const unpassivedFailed = new Map<string, string>();
+
+/** `<id> <json>`: passive/<id> as one journal-codec line, on disk before anything after it. */
+function writePassiveFile(payload: string): void {
+  const space = payload.indexOf(' ');
+  const id = payload.slice(0, space);
+  if (space === -1 || !sessionIdShape.test(id)) throw new Error(`not a passive file command: ${JSON.stringify(payload.slice(0, 80))}`);
+  const json = payload.slice(space + 1);
+  let file = -1;
+  try {
+    file = openSync(path.join(passiveDir, id), 'w');
+    writeAll(file, Buffer.from(`${lineChecksum(json)} ${json}\n`));
+  } catch (err) {
+    if (file !== -1) closeSync(file);
+    unpassivedFailed.set(id, json);
+    throw err;
+  }
+  unsyncedPassive.push({ id, json, fd: file });
+}
+
+/** Passive files written and not synced yet: synced together (syncPassiveFiles) before the next record or command. */
+let unsyncedPassive: { readonly id: string; readonly json: string; readonly fd: number }[] = [];
+
+/** A 'p' record of a session whose passive file failed, as the 'c' record that keeps its data; any other line as it is. */
+function keptActive(line: Buffer): Buffer {
+  if (line[2] !== 112 /* p */ || line[1] !== 34 /* " */) return line;
+  const op = JSON.parse(line.toString('utf8')) as unknown[];
+  const json = unpassivedFailed.get(String(op[1]));
+  if (op[0] !== 'p' || json === undefined) return line;
+  return Buffer.from(JSON.stringify(['c', op[1], op[2], op[3], op[4], op[5], JSON.parse(json)]));
+}
+
+/** The passive files written since the last call, and their names, are on disk before a record that relies on them. */
+function syncPassiveFiles(): void {
+  if (unsyncedPassive.length === 0) return;
+  const files = unsyncedPassive;
+  unsyncedPassive = [];
+  let failed: unknown = null;
+  for (const { id, json, fd: file } of files) {
+    try {
+      fdatasyncSync(file);
+      unpassivedFailed.delete(id);
+    } catch (err) {
+      unpassivedFailed.set(id, json);
+      failed = err;
+    } finally {
+      closeSync(file);
+    }
+  }
+  try {
+    syncDir(passiveDir);
+  } catch (err) {
+    for (const { id, json } of files) unpassivedFailed.set(id, json);
+    failed = err;
+  }
+  if (failed !== null) {
+    Atomics.add(data.flags, damageCell, 1);
+    report('passive', failed);
   }
 }
 

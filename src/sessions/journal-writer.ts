@@ -51,6 +51,8 @@ export const damageCell = 1;
 /** The commands, as the lines that carry them. */
 export const command = {
   sync: '\u0001sync',
+  /** `<id> <json>`: write passive/<id> (a passivated session's data, journal-codec line), synced, before the lines after it. */
+  passive: '\u0001passive ',
   snapshotBegin: '\u0001snapshot-begin ',
   snapshotEnd: '\u0001snapshot-end',
   close: '\u0001close',

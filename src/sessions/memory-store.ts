@@ -20,13 +20,16 @@ export interface PersistenceOptions {
   /** Sessions kept in memory with their data; 0 = all. */
   readonly maxActive?: number;
   readonly flushEveryMs?: number;
-  /** Event-loop time one flush may spend writing sessions out (~0.1 ms each); the rest go on the next flushes. */
+  /**
+   * Event-loop time one flush may spend passivating (~3 µs a session, its file then the writer
+   * thread's); handing them over adds about as much again. The rest go on the next flushes.
+   */
   readonly passivateMsPerFlush?: number;
   readonly compactFactor?: number;
   readonly compactMinBytes?: number;
 }
 
-/** Passive files to remove once the journal has the records written before `mark`. */
+/** Sessions waiting until the writer has handled everything handed over before `mark` (their passive files to remove, or to be written). */
 interface UnlinkBatch {
   readonly ids: readonly string[];
   mark: WriteMark;
@@ -56,6 +59,12 @@ export class MemorySessionStore implements SessionStore {
   /** Passive files whose session was reloaded or deleted: removed once the journal says so on disk (#removeWrittenOff). */
   readonly #unlinkAfterFlush = new Set<string>();
   #unlinkWaiting: UnlinkBatch[] = [];
+  /**
+   * Data of sessions passivated but whose files the writer thread has not written yet: a reload
+   * takes it from here, and a failed write puts it back in memory (#settlePassivated).
+   */
+  readonly #passivating = new Map<string, Map<string, string>>();
+  #passivatedWaiting: UnlinkBatch[] = [];
   readonly #maxActive: number;
   readonly #p: Persistence | null;
 
@@ -69,7 +78,7 @@ export class MemorySessionStore implements SessionStore {
     const files = new PassiveFiles(path.join(persistence.dir, 'passive'));
     const timer = setInterval(() => this.#tick(), persistence.flushEveryMs ?? 200);
     timer.unref();
-    this.#p = { journal, files, logger: persistence.logger, timer, passivateMs: persistence.passivateMsPerFlush ?? 50 };
+    this.#p = { journal, files, logger: persistence.logger, timer, passivateMs: persistence.passivateMsPerFlush ?? 10 };
     for (const id of files.ids()) if (!this.#passive.has(id)) files.remove(id); // orphans of a crash mid-passivation
     if (journal.damaged) journal.compact(this.#liveOps());
   }
@@ -132,6 +141,7 @@ export class MemorySessionStore implements SessionStore {
 
   delete(id: string): void {
     this.#active.delete(id);
+    this.#passivating.delete(id);
     if (this.#passive.delete(id)) this.#unlinkAfterFlush.add(id);
     this.#p?.journal.append(['d', id]);
   }
@@ -174,7 +184,8 @@ export class MemorySessionStore implements SessionStore {
   flush(): FlushStats {
     const p = this.#p;
     if (p === null) return { bytes: 0, ms: 0 };
-    this.#passivateExcess(p);
+    this.#settlePassivated(p);
+    const passivated = this.#passivateExcess(p);
     for (const record of this.#touched) if (this.#active.get(record.id) === record) p.journal.append(['t', record.id, record.lastAccessAt]);
     this.#touched.clear();
     let stats: FlushStats;
@@ -184,12 +195,40 @@ export class MemorySessionStore implements SessionStore {
       // After a failed write the journal lacks records memory still has: a snapshot puts them back.
       if (p.journal.damaged || p.journal.needsCompaction) p.journal.compact(this.#liveOps());
     }
+    if (passivated.length > 0) this.#passivatedWaiting.push({ ids: passivated, mark: p.journal.mark() });
     if (this.#unlinkAfterFlush.size > 0) {
       this.#unlinkWaiting.push({ ids: [...this.#unlinkAfterFlush], mark: p.journal.mark() });
       this.#unlinkAfterFlush.clear();
     }
     this.#removeWrittenOff(p);
     return stats;
+  }
+
+  /**
+   * Passivated sessions whose files are written let go of their data. After a failed write they
+   * are active again, data in memory: the compaction that follows a failure then snapshots them whole.
+   */
+  #settlePassivated(p: Persistence): void {
+    if (this.#passivatedWaiting.length === 0) return;
+    const waiting: UnlinkBatch[] = [];
+    for (const batch of this.#passivatedWaiting) {
+      const state = p.journal.writeState(batch.mark);
+      if (state === 'waiting') {
+        waiting.push(batch);
+        continue;
+      }
+      for (const id of batch.ids) {
+        const data = this.#passivating.get(id);
+        this.#passivating.delete(id);
+        const stub = this.#passive.get(id);
+        if (state === 'written' || data === undefined || stub === undefined) continue;
+        this.#passive.delete(id);
+        this.#active.set(id, { id, app: stub.app, version: stub.version, createdAt: stub.createdAt, lastAccessAt: stub.lastAccessAt, data });
+        p.journal.append(['c', id, stub.app, stub.version, stub.createdAt, stub.lastAccessAt, flattenData(data)]);
+        this.#unlinkAfterFlush.add(id); // a file half written
+      }
+    }
+    this.#passivatedWaiting = waiting;
   }
 
   /**
@@ -216,8 +255,10 @@ export class MemorySessionStore implements SessionStore {
   /** Writes a snapshot of every session now and starts a fresh journal (the timer does this when the journal outgrows the data). */
   compact(): FlushStats {
     if (this.#p === null) return { bytes: 0, ms: 0 };
-    this.#passivateExcess(this.#p);
-    return this.#p.journal.compact(this.#liveOps());
+    const passivated = this.#passivateExcess(this.#p);
+    const stats = this.#p.journal.compact(this.#liveOps());
+    if (passivated.length > 0) this.#passivatedWaiting.push({ ids: passivated, mark: this.#p.journal.mark() });
+    return stats;
   }
 
   close(): void {
@@ -233,6 +274,7 @@ export class MemorySessionStore implements SessionStore {
   drain(): void {
     if (this.#p === null) return;
     this.#p.journal.drain();
+    this.#settlePassivated(this.#p);
     this.#removeWrittenOff(this.#p);
   }
 
@@ -254,7 +296,9 @@ export class MemorySessionStore implements SessionStore {
   #reload(id: string): SessionRecord | undefined {
     const stub = this.#passive.get(id);
     if (stub === undefined || this.#p === null) return undefined;
-    const data = this.#p.files.read(id);
+    // Passivated moments ago: the writer may not have written the file yet.
+    const data = this.#passivating.get(id) ?? this.#p.files.read(id);
+    this.#passivating.delete(id);
     this.#passive.delete(id);
     if (data === null) {
       this.#p.logger.warn({ file: path.join(this.#p.journal.dir, 'passive'), app: stub.app }, 'passivated session unreadable, dropped');
@@ -269,19 +313,32 @@ export class MemorySessionStore implements SessionStore {
     return record;
   }
 
-  #passivateExcess(p: Persistence): void {
-    if (this.#maxActive === 0) return;
+  /**
+   * Passivates the least recently used sessions past maxActive (within the time budget); returns
+   * their ids. One batch at a time: the writer syncs each file (~0.3 ms here), and the next batch
+   * waits until it has, so a burst cannot pile up data that is neither freed nor on disk.
+   */
+  #passivateExcess(p: Persistence): string[] {
+    const ids: string[] = [];
+    if (this.#maxActive === 0 || this.#passivatedWaiting.length > 0) return ids;
     let excess = this.#active.size - this.#maxActive;
-    if (excess <= 0) return;
+    if (excess <= 0) return ids;
     const deadline = performance.now() + p.passivateMs;
+    const stubs: JournalOp[] = [];
     for (const record of this.#active.values()) {
       if (excess-- <= 0 || performance.now() > deadline) break;
-      p.files.write(record.id, record.data);
-      p.journal.append(['p', record.id, record.app, record.version, record.createdAt, record.lastAccessAt]);
+      p.journal.passivate(record.id, JSON.stringify(flattenData(record.data)));
+      stubs.push(['p', record.id, record.app, record.version, record.createdAt, record.lastAccessAt]);
       this.#active.delete(record.id);
       this.#passive.set(record.id, { app: record.app, version: record.version, createdAt: record.createdAt, lastAccessAt: record.lastAccessAt });
+      this.#passivating.set(record.id, record.data);
       this.#unlinkAfterFlush.delete(record.id);
+      ids.push(record.id);
     }
+    // The files first, then the records that name them: the writer keeps that order on disk, and
+    // syncs the batch's files together before the first of these records.
+    for (const stub of stubs) p.journal.append(stub);
+    return ids;
   }
 
   #replay(op: JournalOp): void {

@@ -1,10 +1,11 @@
-// Passivated sessions' data, one small file per session under <stateDir>/sessions/passive/.
+// Passivated sessions' data, one small file per session under <stateDir>/sessions/passive/,
+// written (and synced) by the journal's writer thread before the record that names it.
 // Read back synchronously: a small file read is tens of microseconds (scripts/bench/sessions.ts
 // measures it), cheaper than making every caller of get() handle a promise for the rare reload.
-import { mkdirSync, readdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, unlinkSync } from 'node:fs';
 import path from 'node:path';
-import { decodeLines, encodeLine } from './journal-codec.ts';
-import { flattenData, setPairs } from './store.ts';
+import { decodeLines } from './journal-codec.ts';
+import { setPairs } from './store.ts';
 
 export class PassiveFiles {
   readonly #dir: string;
@@ -17,10 +18,6 @@ export class PassiveFiles {
   /** Session ids are base64url: safe as file names. */
   #file(id: string): string {
     return path.join(this.#dir, id);
-  }
-
-  write(id: string, data: ReadonlyMap<string, string>): void {
-    writeFileSync(this.#file(id), encodeLine(JSON.stringify(flattenData(data))));
   }
 
   /** The session's data, or null when its file is missing or damaged. */

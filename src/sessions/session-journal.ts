@@ -13,7 +13,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from '../log.ts';
 import { decodeLines, isJournalOp, type JournalOp } from './journal-codec.ts';
-import { JournalWriter } from './journal-writer.ts';
+import { command, JournalWriter } from './journal-writer.ts';
 
 export interface SessionJournalOptions {
   readonly dir: string;
@@ -126,7 +126,20 @@ export class SessionJournal {
 
   /** Queues one record; it goes to the writer at the end of this event-loop turn. */
   append(op: JournalOp): void {
-    this.#pending.push(JSON.stringify(op));
+    this.#queue(JSON.stringify(op));
+  }
+
+  /**
+   * Queues a passivated session's data for its file under passive/: the writer writes and syncs the
+   * file before it handles what is queued after it (the session's 'p' record), so the journal never
+   * names a file that is not on disk.
+   */
+  passivate(id: string, flatDataJson: string): void {
+    this.#queue(command.passive + id + ' ' + flatDataJson);
+  }
+
+  #queue(line: string): void {
+    this.#pending.push(line);
     if (!this.#writeScheduled) {
       this.#writeScheduled = true;
       setImmediate(this.#writeTurn);
@@ -199,7 +212,10 @@ export class SessionJournal {
     if (writer === null) return { bytes: 0, ms: 0 };
     const started = performance.now();
     const gen = this.#gen + 1;
-    this.#pending = []; // everything queued is in the snapshot
+    // Every queued record is in the snapshot; the queued passive files are not, and go first.
+    const files = this.#pending.filter((line) => line.startsWith(command.passive));
+    this.#pending = [];
+    writer.append(files);
     const bytes = writer.snapshot(gen, snapshotChunks(live));
     this.#gen = gen;
     this.#snapshotBytes = bytes;

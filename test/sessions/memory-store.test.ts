@@ -231,9 +231,14 @@ describe('embedded session store', () => {
     hot.lastAccessAt = Date.now();
     a.touch(hot, 60_000); // recently used: stays in memory
     let flushes = 0;
-    while (a.activeCount > 100 && flushes++ < 100) a.flush(); // each flush writes out what its time budget allows
+    // Each flush passivates what its time budget allows, once the writer has synced the batch before (the timer's 200 ms would give it time).
+    while (a.activeCount > 100 && flushes++ < 100) {
+      a.flush();
+      a.drain();
+    }
     assert.equal(a.activeCount, 100);
     assert.equal(a.passiveCount, 900);
+    a.drain(); // the writer thread writes the files
     assert.equal(readdirSync(path.join(dir, 'passive')).length, 900);
     assert.ok(a.get(hot.id) === hot, 'a recently used session was not passivated');
     assert.deepEqual(Object.fromEntries(a.countByVersion('shop')), { '1': 500, '2': 500 }, 'passivated sessions are counted');
@@ -249,10 +254,42 @@ describe('embedded session store', () => {
       assert.equal(got.version, all.indexOf(r) % 2 === 0 ? '1' : '3');
     }
     flushes = 0;
-    while (b.activeCount > 100 && flushes++ < 100) b.flush();
+    while (b.activeCount > 100 && flushes++ < 100) {
+      b.flush();
+      b.drain();
+    }
     assert.equal(b.activeCount, 100);
     b.drain();
     assert.equal(readdirSync(path.join(dir, 'passive')).length, 900, 'reloaded sessions lose their file once the journal has them, passivated ones get one');
+  });
+
+  it('serves a session passivated moments ago, before the writer has written its file', (t) => {
+    const { open } = setup(t);
+    const a = open({ maxActive: 1 });
+    const first = record('shop', '1', { n: 1 });
+    a.create(first, 60_000);
+    a.create(record('shop', '1', { n: 2 }), 60_000);
+    a.flush(); // passivates `first`; its file is the writer's to write
+    assert.equal(a.passiveCount, 1);
+    assert.equal(a.get(first.id)?.data.get('n'), '1');
+  });
+
+  it('keeps sessions whose passive files cannot be written, in memory and on disk', async (t) => {
+    const { dir, logs, open } = setup(t);
+    const a = open({ maxActive: 10 });
+    const all = Array.from({ length: 20 }, (_, i) => record('shop', '1', { i }));
+    for (const r of all) a.create(r, 60_000);
+    rmSync(path.join(dir, 'passive'), { recursive: true }); // every passive file write now fails
+    a.flush();
+    a.drain();
+    const logged = (): boolean => logs.some((l) => l.msg === 'session journal write failed' && l['step'] === 'passive');
+    for (let i = 0; i < 100 && !logged(); i++) await new Promise((resolve) => setTimeout(resolve, 10)); // the writer's report crosses as a message
+    assert.ok(logged(), 'the failure is logged');
+    for (const r of all) assert.equal(a.get(r.id)?.data.get('i'), r.data.get('i'), 'served from memory');
+    a.close(); // its last flush passivates again, and fails again
+    const b = open({ maxActive: 10 });
+    assert.equal(b.size, 20);
+    for (const r of all) assert.equal(b.get(r.id)?.data.get('i'), r.data.get('i'), 'and found after a restart');
   });
 
   it('expires passivated sessions by idle time and max age', (t) => {
