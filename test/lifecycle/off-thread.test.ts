@@ -61,30 +61,33 @@ function threadOf(h: TestHost, app: string): string | undefined {
 
 describe('off the main thread', () => {
   it('serves the other apps while one computes, keeps its sessions, and comes back when calm', async (t) => {
-    const h = await startPair({ offThreadAfterMs: 20 });
+    // 40 ms: a first call's warm-up (JIT, the lazy URL) plus 5 ms of work read over 20 ms of CPU
+    // now and then with another test file on the other core, and moved the version.
+    const h = await startPair({ offThreadAfterMs: 40 });
     t.after(() => h.stop());
     const slow = new Client(h.url);
     assert.equal((await slow.get('/slow/work?ms=5')).json<{ n: number }>().n, 1);
     assert.equal(threadOf(h, 'slow'), 'main', 'a 5 ms call stays on the main thread');
 
-    assert.equal((await slow.get('/slow/work?ms=100')).json<{ n: number }>().n, 2);
+    assert.equal((await slow.get('/slow/work?ms=150')).json<{ n: number }>().n, 2);
     const moved = await h.waitLog((l) => l.msg === 'version moved off the main thread: a call held it too long', 'the move log line');
     assert.equal(moved.app, 'slow');
     assert.equal(moved.version, '1.0.0');
-    // Past the 20 ms limit; under 100 when other processes took the core for part of the 100 ms.
-    assert.ok(Number(moved['cpuMs']) > 20 && Number(moved['cpuMs']) <= 110, `the call computed ${String(moved['cpuMs'])} ms`);
+    // Past the 40 ms limit; under 150 when other processes took the core for part of the 150 ms.
+    assert.ok(Number(moved['cpuMs']) > 40 && Number(moved['cpuMs']) <= 160, `the call computed ${String(moved['cpuMs'])} ms`);
     assert.equal(threadOf(h, 'slow'), 'pool');
 
     const work = (async () => {
       const ns: number[] = [];
-      for (let i = 0; i < 4; i++) ns.push((await slow.get('/slow/work?ms=150')).json<{ n: number }>().n);
+      for (let i = 0; i < 4; i++) ns.push((await slow.get('/slow/work?ms=400')).json<{ n: number }>().n);
       return ns;
     })();
     const latencies = await sampleLatency(h.url, work);
     assert.deepEqual(await work, [3, 4, 5, 6], 'the session counts on, request after request');
     const worst = Math.max(...latencies);
-    assert.ok(latencies.length >= 20, `${latencies.length} fast requests in 600 ms of computing`);
-    assert.ok(worst < 100, `the fast app waited ${worst.toFixed(1)} ms at worst while the slow one computed 150 ms calls`);
+    assert.ok(latencies.length >= 20, `${latencies.length} fast requests in 1.6 s of computing`);
+    // Held by a call, the fast app would wait 400 ms; up to ~130 ms was seen without (a loaded 2-core machine).
+    assert.ok(worst < 250, `the fast app waited ${worst.toFixed(1)} ms at worst while the slow one computed 400 ms calls`);
     assert.ok(h.logs.some((l) => l.msg === 'served /slow/work' && l.app === 'slow' && l['source'] === 'console'), "the app's console still reaches the log, tagged");
 
     // Timers and a streamed request body work on the pool too.
@@ -108,7 +111,7 @@ describe('off the main thread', () => {
     assert.equal(back.app, 'slow');
     assert.equal(threadOf(h, 'slow'), 'main');
     assert.equal(threadOf(h, 'fast'), 'main', 'the fast app never moved');
-    process.stdout.write(`# fast app beside 150 ms calls off the main thread: ${latencies.length} requests, worst ${worst.toFixed(1)} ms\n`);
+    process.stdout.write(`# fast app beside 400 ms calls off the main thread: ${latencies.length} requests, worst ${worst.toFixed(1)} ms\n`);
   });
 
   it('holds every app up while one computes when moving is off (--off-thread-after 0)', async (t) => {
