@@ -71,8 +71,6 @@ export class Deployer {
   readonly #retiring = new Set<Promise<void>>();
   readonly #quarantine: Quarantine | null;
   readonly #watchdog: StuckIsolateWatchdog | null;
-  /** The watchdog slot of every live copy (AppIsolate) of every version. */
-  readonly #marks = new Map<AppIsolate, EntryMark>();
   readonly #reaper: OldVersionReaper | null;
   #stopping = false;
 
@@ -172,7 +170,7 @@ export class Deployer {
       const runtime = record.version.runtime;
       if (runtime !== null) {
         await runtime.idle(graceMs);
-        runtime.dispose();
+        this.#dispose(runtime);
       }
     }));
     await this.#watchdog?.stop();
@@ -309,27 +307,20 @@ export class Deployer {
       },
       onCatastrophic: (message) => this.#catastrophic(record, fingerprint, message),
       ...(mark === null ? {} : { entryMark: mark }),
-    }).then(
-      (runtime) => {
-        if (mark !== null) this.#marks.set(runtime, mark);
-        return runtime;
-      },
-      (err: unknown) => {
-        this.#unwatch(mark);
-        throw err;
-      },
-    );
+    }).catch((err: unknown) => {
+      this.#unwatch(mark);
+      throw err;
+    });
   }
 
-  #unwatch(mark: EntryMark | null): void {
-    if (mark !== null) this.#watchdog?.unwatch(mark);
+  #unwatch(mark: EntryMark | null | undefined): void {
+    if (mark != null) this.#watchdog?.unwatch(mark);
   }
 
   /** Frees a copy of a version and stops watching its calls. */
   #dispose(runtime: AppIsolate): void {
     runtime.dispose();
-    this.#unwatch(this.#marks.get(runtime) ?? null);
-    this.#marks.delete(runtime);
+    this.#unwatch(runtime.entryMark);
   }
 
   /**

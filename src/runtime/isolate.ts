@@ -184,6 +184,11 @@ export class AppIsolate {
     return this.#pending.size;
   }
 
+  /** Where this copy marks its calls for the stuck-isolate watchdog, when one watches it. */
+  get entryMark(): EntryMark | undefined {
+    return this.#options.entryMark;
+  }
+
   get disposed(): boolean {
     return this.#disposed;
   }
