@@ -20,12 +20,7 @@ export type JournalOp =
 
 const tags = new Set(['c', 'u', 't', 'b', 'r', 'd', 'p']);
 
-/** One record line for an already-serialized JSON text. */
-export function encodeLine(json: string): string {
-  return lineChecksum(json) + ' ' + json + '\n';
-}
-
-/** The checksum a record's line starts with (of its JSON text, as UTF-8). */
+/** The checksum a record's line starts with, `<checksum> <json>\n` (of its JSON text, as UTF-8). */
 export function lineChecksum(json: string | Uint8Array): string {
   return crc32(json).toString(16).padStart(8, '0');
 }

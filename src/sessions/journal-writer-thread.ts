@@ -104,7 +104,6 @@ function handle(bytes: Buffer): void {
   carry = Buffer.from(bytes.subarray(start));
 }
 
-
 function runCommand(line: string): void {
   try {
     if (line === command.sync) {

@@ -58,7 +58,7 @@ export const command = {
   close: '\u0001close',
 } as const;
 
-/** The checksum and the space the writer puts before each record (journal-codec.ts encodeLine). */
+/** The checksum and the space the writer puts before each record (journal-codec.ts lineChecksum). */
 export const checksumBytes = 9;
 // Over a second of records at 25,000 sticky requests a second (~70 bytes each), 200 of the writer's looks; a compaction's snapshot passes through #overflow.
 const ringBytes = 2 << 20;

@@ -30,7 +30,7 @@ export interface PersistenceOptions {
 }
 
 /** Sessions waiting until the writer has handled everything handed over before `mark` (their passive files to remove, or to be written). */
-interface UnlinkBatch {
+interface MarkedIds {
   readonly ids: readonly string[];
   mark: WriteMark;
 }
@@ -58,13 +58,13 @@ export class MemorySessionStore implements SessionStore {
   readonly #touched = new Set<SessionRecord>();
   /** Passive files whose session was reloaded or deleted: removed once the journal says so on disk (#removeWrittenOff). */
   readonly #unlinkAfterFlush = new Set<string>();
-  #unlinkWaiting: UnlinkBatch[] = [];
+  #unlinkWaiting: MarkedIds[] = [];
   /**
    * Data of sessions passivated but whose files the writer thread has not written yet: a reload
    * takes it from here, and a failed write puts it back in memory (#settlePassivated).
    */
   readonly #passivating = new Map<string, Map<string, string>>();
-  #passivatedWaiting: UnlinkBatch[] = [];
+  #passivatedWaiting: MarkedIds[] = [];
   readonly #maxActive: number;
   readonly #p: Persistence | null;
 
@@ -210,7 +210,7 @@ export class MemorySessionStore implements SessionStore {
    */
   #settlePassivated(p: Persistence): void {
     if (this.#passivatedWaiting.length === 0) return;
-    const waiting: UnlinkBatch[] = [];
+    const waiting: MarkedIds[] = [];
     for (const batch of this.#passivatedWaiting) {
       const state = p.journal.writeState(batch.mark);
       if (state === 'waiting') {
@@ -238,7 +238,7 @@ export class MemorySessionStore implements SessionStore {
   #removeWrittenOff(p: Persistence): void {
     if (this.#unlinkWaiting.length === 0) return;
     let fresh: WriteMark | null = null;
-    const waiting: UnlinkBatch[] = [];
+    const waiting: MarkedIds[] = [];
     for (const batch of this.#unlinkWaiting) {
       const state = p.journal.writeState(batch.mark);
       if (state === 'written') {

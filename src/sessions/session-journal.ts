@@ -48,7 +48,8 @@ export class SessionJournal {
   readonly #factor: number;
   readonly #minBytes: number;
   #gen = 0;
-  #writer: JournalWriter | null = null;
+  /** Set by open() (#load), which is the only way to make a journal. */
+  #writer!: JournalWriter;
   #pending: string[] = [];
   #journalBytes = 0;
   #snapshotBytes = 0;
@@ -100,7 +101,7 @@ export class SessionJournal {
    * follows a torn line.
    */
   get damaged(): boolean {
-    return this.#loadDamaged || (this.#writer !== null && this.#writer.damageCount !== this.#damageSeen);
+    return this.#loadDamaged || this.#writer.damageCount !== this.#damageSeen;
   }
 
   #readFile(name: string, replay: (op: JournalOp) => void): number {
@@ -155,14 +156,13 @@ export class SessionJournal {
     }
   };
 
-  /** Hands the queued records to the writer, in one message (no sync). */
+  /** Hands the queued records to the writer thread's ring (no sync). */
   write(): FlushStats {
-    const writer = this.#writer;
-    if (this.#pending.length === 0 || writer === null) return { bytes: 0, ms: 0 };
+    if (this.#pending.length === 0) return { bytes: 0, ms: 0 };
     const started = performance.now();
     const lines = this.#pending;
     this.#pending = [];
-    const bytes = writer.append(lines);
+    const bytes = this.#writer.append(lines);
     this.#journalBytes += bytes;
     return { bytes, ms: performance.now() - started };
   }
@@ -170,14 +170,13 @@ export class SessionJournal {
   /** Hands over what is queued, then asks for an fdatasync of everything written. */
   flush(): FlushStats {
     const stats = this.write();
-    this.#writer?.sync();
+    this.#writer.sync();
     return stats;
   }
 
-  /** A mark for isWritten(): everything handed over until now. */
+  /** A mark for writeState(): everything handed over until now. */
   mark(): WriteMark {
-    const writer = this.#writer;
-    return writer === null ? { position: 0, damageCount: 0 } : { position: writer.mark(), damageCount: writer.damageCount };
+    return { position: this.#writer.mark(), damageCount: this.#writer.damageCount };
   }
 
   /**
@@ -187,7 +186,6 @@ export class SessionJournal {
    */
   writeState(mark: WriteMark): 'written' | 'waiting' | 'failed' {
     const writer = this.#writer;
-    if (writer === null) return 'written';
     if (writer.damageCount !== mark.damageCount) return 'failed';
     return writer.isDone(mark.position) ? 'written' : 'waiting';
   }
@@ -195,7 +193,7 @@ export class SessionJournal {
   /** Hands over what is queued and waits until the writer has written it (tests, tools). */
   drain(): void {
     this.write();
-    this.#writer?.drain();
+    this.#writer.drain();
   }
 
   get needsCompaction(): boolean {
@@ -209,7 +207,6 @@ export class SessionJournal {
    */
   compact(live: Iterable<JournalOp>): FlushStats {
     const writer = this.#writer;
-    if (writer === null) return { bytes: 0, ms: 0 };
     const started = performance.now();
     const gen = this.#gen + 1;
     // Every queued record is in the snapshot; the queued passive files are not, and go first.
@@ -230,7 +227,7 @@ export class SessionJournal {
   /** Hands over what is queued and waits until it is written and synced; then the file is closed. */
   close(): void {
     this.write();
-    this.#writer?.close(); // kept: writeState() still reads its progress
+    this.#writer.close(); // kept: writeState() still reads its progress
   }
 }
 
